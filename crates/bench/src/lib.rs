@@ -1,0 +1,1 @@
+//! llmsweep bench (being built).

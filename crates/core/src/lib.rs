@@ -1,0 +1,1 @@
+//! llmsweep core (being built).

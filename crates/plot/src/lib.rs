@@ -1,0 +1,1 @@
+//! llmsweep plot (being built).

@@ -1,0 +1,1 @@
+//! llmsweep sim (being built).

@@ -1,0 +1,1 @@
+//! llmsweep sweep (being built).
