@@ -72,8 +72,22 @@ mod tests {
     #[test]
     fn underscores_in_flag_names_become_dashes() {
         assert_eq!(
-            norm(&["x", "--random_input_len", "5", "--extra_body={\"a_b\":1}", "-o", "a_b"]),
-            ["x", "--random-input-len", "5", "--extra-body={\"a_b\":1}", "-o", "a_b"]
+            norm(&[
+                "x",
+                "--random_input_len",
+                "5",
+                "--extra_body={\"a_b\":1}",
+                "-o",
+                "a_b"
+            ]),
+            [
+                "x",
+                "--random-input-len",
+                "5",
+                "--extra-body={\"a_b\":1}",
+                "-o",
+                "a_b"
+            ]
         );
     }
 
