@@ -1,1 +1,28 @@
-//! llmsweep sweep (being built).
+//! The llmsweep orchestrator: plans, runs and resumes sweeps of inference servers and
+//! benchmark commands, compatible with vLLM's `vllm bench sweep`.
+//!
+//! This room talks to servers and benchmark clients only through commands, HTTP and
+//! result files: the same code drives `vllm serve`, SGLang, llama.cpp or llmsweep's
+//! simulator, and `vllm bench serve` or llmsweep's own client. It never links them.
+//!
+//! - [`plan`]: serve × bench combinations, `--link-vars` (pure);
+//! - [`commands`]: the user's commands or the defaults (simulator + native client);
+//! - [`process`], [`signals`], [`leftovers`]: children in their own process groups that
+//!   die with us, on error, Ctrl-C, SIGTERM or `kill -9`;
+//! - [`server`], [`http`]: start a server, wait for `/health`, reset caches, stop it;
+//! - [`runner`]: one benchmark run and one combination's runs, annotated and resumable;
+//! - [`experiment`], [`options`]: the experiment folder and `experiment.json`;
+//! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table.
+
+pub mod commands;
+pub mod experiment;
+pub mod http;
+pub mod leftovers;
+pub mod options;
+pub mod plan;
+pub mod process;
+pub mod progress;
+pub mod runner;
+pub mod serve;
+pub mod server;
+pub mod signals;

@@ -1,0 +1,137 @@
+//! What the user sees while a sweep runs: a progress bar over all runs (elapsed, ETA, the
+//! current combination) on a terminal, plain log lines otherwise, and a table of results
+//! at the end.
+
+use std::time::Duration;
+
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use llmsweep_core::record::{Record, as_number};
+
+/// The sweep's terminal output.
+#[derive(Debug)]
+pub struct Ui {
+    bar: ProgressBar,
+}
+
+impl Ui {
+    /// A progress bar over `total_runs` runs (hidden when stderr is not a terminal).
+    pub fn new(total_runs: u64) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total_runs), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} runs · ETA {eta} · {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        Self { bar }
+    }
+
+    /// A UI that draws no bar (dry runs).
+    pub fn hidden() -> Self {
+        Self {
+            bar: ProgressBar::hidden(),
+        }
+    }
+
+    /// Print a log line above the bar (or plainly, without one).
+    pub fn line(&self, text: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    /// Show what is running now.
+    pub fn set_message(&self, text: &str) {
+        self.bar.set_message(text.to_string());
+    }
+
+    /// Count one run as done.
+    pub fn run_done(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Remove the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The metrics of the final table: (header, result key, decimals).
+const COLUMNS: &[(&str, &str, usize)] = &[
+    ("req/s", "request_throughput", 2),
+    ("out tok/s", "output_throughput", 0),
+    ("p99 TTFT ms", "p99_ttft_ms", 1),
+    ("p99 TPOT ms", "p99_tpot_ms", 2),
+    ("p99 ITL ms", "p99_itl_ms", 2),
+    ("p99 E2EL ms", "p99_e2el_ms", 0),
+];
+
+/// One row of the final table.
+#[derive(Debug, Clone)]
+pub struct TableRow {
+    /// The combination's name.
+    pub name: String,
+    /// Its successful runs.
+    pub records: Vec<Record>,
+    /// Its failed runs.
+    pub failed_runs: usize,
+}
+
+/// The final table: per combination, the mean over its runs of throughput and p99
+/// latencies, failed requests, and runs ok/failed.
+pub fn results_table(rows: &[TableRow]) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec![Cell::new("combination"), Cell::new("runs")];
+    header.extend(COLUMNS.iter().map(|(h, _, _)| Cell::new(h)));
+    header.push(Cell::new("failed req"));
+    table.set_header(header);
+    for row in rows {
+        let runs = if row.failed_runs > 0 { format!("{} ok, {} failed", row.records.len(), row.failed_runs) } else { row.records.len().to_string() };
+        let mut cells = vec![Cell::new(&row.name), Cell::new(runs)];
+        for (_, key, decimals) in COLUMNS {
+            let text = mean(&row.records, key).map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into());
+            cells.push(Cell::new(text).set_alignment(CellAlignment::Right));
+        }
+        let failed: f64 = row.records.iter().filter_map(|r| r.get("failed").and_then(as_number)).sum();
+        cells.push(Cell::new(format!("{failed:.0}")).set_alignment(CellAlignment::Right));
+        table.add_row(cells);
+    }
+    table.to_string()
+}
+
+/// The mean of a numeric key over records that have it.
+pub fn mean(records: &[Record], key: &str) -> Option<f64> {
+    let vals: Vec<f64> = records.iter().filter_map(|r| r.get(key).and_then(as_number)).filter(|v| v.is_finite()).collect();
+    if vals.is_empty() { None } else { Some(vals.iter().sum::<f64>() / vals.len() as f64) }
+}
+
+/// A value for display.
+pub fn show(v: &Value) -> String {
+    llmsweep_core::pyfmt::py_str(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_shows_means() {
+        let r = |t: f64| json!({"request_throughput": t, "p99_ttft_ms": 10.0, "failed": 1}).as_object().unwrap().clone();
+        let t = results_table(&[TableRow {
+            name: "SERVE--a=1".into(),
+            records: vec![r(1.0), r(2.0)],
+            failed_runs: 1,
+        }]);
+        assert!(t.contains("SERVE--a=1") && t.contains("1.50") && t.contains("10.0") && t.contains("2 ok, 1 failed"), "{t}");
+        assert!(t.contains(" - "), "missing metrics show as '-': {t}");
+    }
+}
