@@ -8,7 +8,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Find the best way to serve a large language model: sweep server settings × load,
 /// search for the highest load that meets an SLA, time start-up, and plot the results.
@@ -19,6 +19,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process; boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Sweep server settings × benchmark settings (vLLM: `vllm bench sweep serve`).
@@ -57,10 +59,23 @@ enum BenchCommand {
     Startup(cmd::bench_startup::Args),
 }
 
+/// Let every flag of every subcommand be given more than once, the last one winning, and
+/// take `-1` as a (bad) value rather than an unknown flag, so the error names the flag.
+fn with_overrides(cmd: clap::Command) -> clap::Command {
+    cmd.args_override_self(true)
+        .allow_negative_numbers(true)
+        .mut_subcommands(with_overrides)
+}
+
 fn main() -> ExitCode {
     cmd::util::restore_sigpipe();
     let argv = cmd::util::normalize_flag_spelling(std::env::args_os());
-    let cli = Cli::parse_from(argv);
+    // argparse semantics, as vLLM users expect: a repeated flag takes its last value.
+    let matches = with_overrides(Cli::command()).get_matches_from(argv);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let outcome = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::ServeSla(args) => cmd::serve_sla::run(args),

@@ -29,7 +29,8 @@ pub struct Commands {
 
 /// Split a command line like a POSIX shell (vLLM uses `shlex.split`).
 pub fn split_cmd(flag: &str, text: &str) -> Result<Vec<String>> {
-    let argv = shlex::split(text).ok_or_else(|| anyhow!("{flag}: cannot split '{text}' into words (an unclosed quote?)"))?;
+    let argv = shlex::split(text)
+        .ok_or_else(|| anyhow!("{flag}: cannot split '{text}' into words (an unclosed quote?)"))?;
     if argv.is_empty() {
         bail!("{flag} is empty");
     }
@@ -40,10 +41,14 @@ pub fn split_cmd(flag: &str, text: &str) -> Result<Vec<String>> {
 /// default 8000.
 fn bench_target_port(bench: &[String]) -> Result<u16> {
     if let Some(url) = flag_value(bench, &["--base-url"]) {
-        return BaseUrl::parse(url).map(|u| u.port).map_err(|e| anyhow!("--bench-cmd: --base-url {e}"));
+        return BaseUrl::parse(url)
+            .map(|u| u.port)
+            .map_err(|e| anyhow!("--bench-cmd: --base-url {e}"));
     }
     match flag_value(bench, &["--port"]) {
-        Some(p) => p.parse().map_err(|_| anyhow!("--bench-cmd: --port '{p}' is not a port number")),
+        Some(p) => p
+            .parse()
+            .map_err(|_| anyhow!("--bench-cmd: --port '{p}' is not a port number")),
         None => Ok(8000),
     }
 }
@@ -55,9 +60,17 @@ impl Commands {
     ///   P the port the given `--bench-cmd` targets, or a free port.
     /// - No `--bench-cmd`: `llmsweep bench serve` at the server's address (`--server-url`,
     ///   else the serve command's `--host`/`--port`).
-    pub fn resolve(serve_cmd: Option<&str>, bench_cmd: Option<&str>, after_bench_cmd: Option<&str>, server_url: Option<&str>, exe: &Path) -> Result<Self> {
+    pub fn resolve(
+        serve_cmd: Option<&str>,
+        bench_cmd: Option<&str>,
+        after_bench_cmd: Option<&str>,
+        server_url: Option<&str>,
+        exe: &Path,
+    ) -> Result<Self> {
         let exe = exe.to_string_lossy().into_owned();
-        let server_url = server_url.map(|u| BaseUrl::parse(u).map_err(|e| anyhow!("--server-url {e}"))).transpose()?;
+        let server_url = server_url
+            .map(|u| BaseUrl::parse(u).map_err(|e| anyhow!("--server-url {e}")))
+            .transpose()?;
         let bench_given = bench_cmd.map(|c| split_cmd("--bench-cmd", c)).transpose()?;
         let (serve, serve_is_default) = match serve_cmd {
             Some(c) => (split_cmd("--serve-cmd", c)?, false),
@@ -65,9 +78,19 @@ impl Commands {
                 let port = match (&bench_given, &server_url) {
                     (_, Some(u)) => u.port,
                     (Some(b), None) => bench_target_port(b)?,
-                    (None, None) => free_port().map_err(|e| anyhow!("cannot find a free port for the simulator: {e}"))?,
+                    (None, None) => free_port()
+                        .map_err(|e| anyhow!("cannot find a free port for the simulator: {e}"))?,
                 };
-                let argv = [&exe, "sim", "--host", "127.0.0.1", "--port", &port.to_string(), "--startup-seconds", "0"];
+                let argv = [
+                    &exe,
+                    "sim",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--startup-seconds",
+                    "0",
+                ];
                 (argv.iter().map(|s| s.to_string()).collect(), true)
             }
         };
@@ -80,14 +103,21 @@ impl Commands {
                 };
                 let mut argv: Vec<String> = vec![exe.clone(), "bench".into(), "serve".into()];
                 if target.prefix.is_empty() {
-                    argv.extend(["--host".into(), target.host.clone(), "--port".into(), target.port.to_string()]);
+                    argv.extend([
+                        "--host".into(),
+                        target.host.clone(),
+                        "--port".into(),
+                        target.port.to_string(),
+                    ]);
                 } else {
                     argv.extend(["--base-url".into(), target.to_string()]);
                 }
                 (argv, true)
             }
         };
-        let after_bench = after_bench_cmd.map(|c| split_cmd("--after-bench-cmd", c)).transpose()?;
+        let after_bench = after_bench_cmd
+            .map(|c| split_cmd("--after-bench-cmd", c))
+            .transpose()?;
         // An unknown server without --after-bench-cmd is an error now, before anything runs.
         AfterBench::choose(&serve, after_bench.as_deref())?;
         Ok(Self {
@@ -123,36 +153,103 @@ mod tests {
     fn defaults_are_the_simulator_and_the_native_client() {
         let c = Commands::resolve(None, None, None, None, Path::new("/bin/llmsweep")).unwrap();
         assert!(c.serve_is_default && c.bench_is_default);
-        assert_eq!(&c.serve[..4], ["/bin/llmsweep", "sim", "--host", "127.0.0.1"]);
+        assert_eq!(
+            &c.serve[..4],
+            ["/bin/llmsweep", "sim", "--host", "127.0.0.1"]
+        );
         let port = flag_value(&c.serve, &["--port"]).unwrap().to_string();
-        assert_eq!(c.bench, ["/bin/llmsweep", "bench", "serve", "--host", "127.0.0.1", "--port", &port]);
+        assert_eq!(
+            c.bench,
+            [
+                "/bin/llmsweep",
+                "bench",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port
+            ]
+        );
     }
 
     #[test]
     fn default_server_listens_where_the_given_bench_looks() {
-        let c = Commands::resolve(None, Some("vllm bench serve --port 8123"), None, None, Path::new("/x/llmsweep")).unwrap();
+        let c = Commands::resolve(
+            None,
+            Some("vllm bench serve --port 8123"),
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap();
         assert_eq!(flag_value(&c.serve, &["--port"]), Some("8123"));
-        let c = Commands::resolve(None, Some("vllm bench serve --base-url http://127.0.0.1:9999"), None, None, Path::new("/x/llmsweep")).unwrap();
+        let c = Commands::resolve(
+            None,
+            Some("vllm bench serve --base-url http://127.0.0.1:9999"),
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap();
         assert_eq!(flag_value(&c.serve, &["--port"]), Some("9999"));
-        let c = Commands::resolve(None, Some("vllm bench serve"), None, None, Path::new("/x/llmsweep")).unwrap();
+        let c = Commands::resolve(
+            None,
+            Some("vllm bench serve"),
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap();
         assert_eq!(flag_value(&c.serve, &["--port"]), Some("8000"));
     }
 
     #[test]
     fn default_bench_targets_the_given_server() {
-        let c = Commands::resolve(Some("vllm serve m --port 8555"), None, None, None, Path::new("/x/llmsweep")).unwrap();
+        let c = Commands::resolve(
+            Some("vllm serve m --port 8555"),
+            None,
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap();
         assert_eq!(c.bench[3..], ["--host", "localhost", "--port", "8555"]);
-        let c = Commands::resolve(Some("vllm serve m"), None, None, Some("http://10.0.0.2:81/api"), Path::new("/x/llmsweep")).unwrap();
+        let c = Commands::resolve(
+            Some("vllm serve m"),
+            None,
+            None,
+            Some("http://10.0.0.2:81/api"),
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap();
         assert_eq!(c.bench[3..], ["--base-url", "http://10.0.0.2:81/api"]);
     }
 
     #[test]
     fn bad_commands_are_named() {
-        let e = Commands::resolve(Some("vllm 'serve"), None, None, None, Path::new("/x/llmsweep")).unwrap_err().to_string();
+        let e = Commands::resolve(
+            Some("vllm 'serve"),
+            None,
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("--serve-cmd"), "{e}");
-        let e = Commands::resolve(Some("llama-server -m x"), None, None, None, Path::new("/x/llmsweep")).unwrap_err().to_string();
+        let e = Commands::resolve(
+            Some("llama-server -m x"),
+            None,
+            None,
+            None,
+            Path::new("/x/llmsweep"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("--after-bench-cmd"), "{e}");
-        let e = Commands::resolve(None, Some(""), None, None, Path::new("/x/llmsweep")).unwrap_err().to_string();
+        let e = Commands::resolve(None, Some(""), None, None, Path::new("/x/llmsweep"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--bench-cmd is empty"), "{e}");
     }
 }

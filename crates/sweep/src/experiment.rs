@@ -25,7 +25,10 @@ pub fn default_experiment_name() -> String {
 pub fn check_experiment_dir(output_dir: &Path, name: &str, resume: bool) -> Result<PathBuf> {
     let dir = output_dir.join(name);
     if resume && !dir.is_dir() {
-        bail!("cannot resume: the experiment folder '{}' does not exist (check -o/--output-dir and -e/--experiment-name)", dir.display());
+        bail!(
+            "cannot resume: the experiment folder '{}' does not exist (check -o/--output-dir and -e/--experiment-name)",
+            dir.display()
+        );
     }
     if !resume && dir.exists() {
         bail!(
@@ -50,7 +53,11 @@ impl ExperimentIdentity {
     fn differences(&self, recorded: &Map<String, Value>) -> Vec<String> {
         let mut diffs = Vec::new();
         if recorded.get("kind").and_then(Value::as_str) != Some(self.kind.as_str()) {
-            diffs.push(format!("kind: recorded {}, now \"{}\"", recorded.get("kind").unwrap_or(&Value::Null), self.kind));
+            diffs.push(format!(
+                "kind: recorded {}, now \"{}\"",
+                recorded.get("kind").unwrap_or(&Value::Null),
+                self.kind
+            ));
         }
         for (k, now) in &self.settings {
             let was = recorded.get(k).unwrap_or(&Value::Null);
@@ -64,27 +71,47 @@ impl ExperimentIdentity {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 200 { format!("{}…", &s[..s.char_indices().nth(200).map(|(i, _)| i).unwrap_or(s.len())]) } else { s }
+    if s.len() > 200 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(200).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
 }
 
 /// The host name, for the record.
 pub fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into())
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Create `experiment.json` in a new experiment, or check it against a resumed one (a
 /// folder made by vLLM's own sweep has none: it is then written). `extra` holds
 /// descriptive fields that may change between invocations (resolved commands…). Creation
 /// is atomic and happens once: concurrent shards see the first writer's file and check it.
-pub fn open_experiment(dir: &Path, identity: &ExperimentIdentity, extra: Map<String, Value>, argv: &[String]) -> Result<Map<String, Value>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the experiment folder '{}'", dir.display()))?;
+pub fn open_experiment(
+    dir: &Path,
+    identity: &ExperimentIdentity,
+    extra: Map<String, Value>,
+    argv: &[String],
+) -> Result<Map<String, Value>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the experiment folder '{}'", dir.display()))?;
     let path = dir.join(EXPERIMENT_JSON);
     let now = chrono::Local::now().to_rfc3339();
-    let invocation = json!({"argv": argv, "started_at": now, "hostname": hostname(), "pid": std::process::id()});
+    let invocation =
+        json!({"argv": argv, "started_at": now, "hostname": hostname(), "pid": std::process::id()});
     if path.exists() {
         let recorded = match read_json(&path)? {
             Value::Object(m) => m,
-            _ => bail!("'{}' is not a JSON object; was it written by llmsweep?", path.display()),
+            _ => bail!(
+                "'{}' is not a JSON object; was it written by llmsweep?",
+                path.display()
+            ),
         };
         let diffs = identity.differences(&recorded);
         if !diffs.is_empty() {
@@ -100,7 +127,11 @@ pub fn open_experiment(dir: &Path, identity: &ExperimentIdentity, extra: Map<Str
         }
         push_invocation(&mut doc, invocation);
         doc.insert("finished_at".into(), Value::Null);
-        write_atomic(&path, to_json_pretty(&Value::Object(doc.clone())).as_bytes()).with_context(|| format!("cannot write '{}'", path.display()))?;
+        write_atomic(
+            &path,
+            to_json_pretty(&Value::Object(doc.clone())).as_bytes(),
+        )
+        .with_context(|| format!("cannot write '{}'", path.display()))?;
         return Ok(doc);
     }
     let mut doc = Map::new();
@@ -116,7 +147,10 @@ pub fn open_experiment(dir: &Path, identity: &ExperimentIdentity, extra: Map<Str
     doc.insert("started_at".into(), json!(now));
     doc.insert("finished_at".into(), Value::Null);
     doc.insert("invocations".into(), json!([invocation]));
-    create_once(&path, to_json_pretty(&Value::Object(doc.clone())).as_bytes())?;
+    create_once(
+        &path,
+        to_json_pretty(&Value::Object(doc.clone())).as_bytes(),
+    )?;
     Ok(doc)
 }
 
@@ -152,18 +186,21 @@ pub fn close_experiment(dir: &Path, outcome: &str) -> Result<()> {
     };
     let now = chrono::Local::now().to_rfc3339();
     doc.insert("finished_at".into(), json!(now));
-    if let Some(Value::Array(list)) = doc.get_mut("invocations") {
-        if let Some(Value::Object(last)) = list.last_mut() {
-            last.insert("finished_at".into(), json!(now));
-            last.insert("outcome".into(), json!(outcome));
-        }
+    if let Some(Value::Array(list)) = doc.get_mut("invocations")
+        && let Some(Value::Object(last)) = list.last_mut()
+    {
+        last.insert("finished_at".into(), json!(now));
+        last.insert("outcome".into(), json!(outcome));
     }
-    write_atomic(&path, to_json_pretty(&Value::Object(doc)).as_bytes()).with_context(|| format!("cannot write '{}'", path.display()))
+    write_atomic(&path, to_json_pretty(&Value::Object(doc)).as_bytes())
+        .with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 /// Remove temporary files a killed invocation may have left (`.*.tmp`) below `dir`.
 pub fn clean_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
@@ -192,10 +229,20 @@ mod tests {
     #[test]
     fn fresh_and_resume_rules() {
         let out = tempfile::tempdir().unwrap();
-        assert!(check_experiment_dir(out.path(), "x", true).unwrap_err().to_string().contains("does not exist"));
+        assert!(
+            check_experiment_dir(out.path(), "x", true)
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
         let dir = check_experiment_dir(out.path(), "x", false).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(check_experiment_dir(out.path(), "x", false).unwrap_err().to_string().contains("--resume"));
+        assert!(
+            check_experiment_dir(out.path(), "x", false)
+                .unwrap_err()
+                .to_string()
+                .contains("--resume")
+        );
         assert_eq!(check_experiment_dir(out.path(), "x", true).unwrap(), dir);
     }
 
@@ -204,9 +251,17 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("e");
         open_experiment(&dir, &identity(3), Map::new(), &["llmsweep".into()]).unwrap();
-        let doc = open_experiment(&dir, &identity(3), Map::new(), &["llmsweep".into(), "--resume".into()]).unwrap();
+        let doc = open_experiment(
+            &dir,
+            &identity(3),
+            Map::new(),
+            &["llmsweep".into(), "--resume".into()],
+        )
+        .unwrap();
         assert_eq!(doc["invocations"].as_array().unwrap().len(), 2);
-        let e = open_experiment(&dir, &identity(1), Map::new(), &[]).unwrap_err().to_string();
+        let e = open_experiment(&dir, &identity(1), Map::new(), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("num_runs: recorded 3, now 1"), "{e}");
         close_experiment(&dir, "completed").unwrap();
         let doc = read_json(&dir.join(EXPERIMENT_JSON)).unwrap();

@@ -20,15 +20,17 @@ pub struct BaseUrl {
 impl BaseUrl {
     /// Parse `http://host[:port][/prefix]`; the port defaults to 80.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("'{url}': only http:// URLs are supported here (e.g. http://127.0.0.1:8000)"))?;
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            format!("'{url}': only http:// URLs are supported here (e.g. http://127.0.0.1:8000)")
+        })?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
         };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6.find(']').ok_or_else(|| format!("'{url}': unclosed '[' in the host"))?;
+            let end = v6
+                .find(']')
+                .ok_or_else(|| format!("'{url}': unclosed '[' in the host"))?;
             let port = v6[end + 1..].strip_prefix(':');
             (v6[..end].to_string(), port)
         } else {
@@ -41,7 +43,9 @@ impl BaseUrl {
             return Err(format!("'{url}' names no host"));
         }
         let port = match port {
-            Some(p) => p.parse::<u16>().map_err(|_| format!("'{url}': port '{p}' is not a number from 0 to 65535"))?,
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| format!("'{url}': port '{p}' is not a number from 0 to 65535"))?,
             None => 80,
         };
         Ok(Self {
@@ -81,9 +85,17 @@ impl std::fmt::Display for BaseUrl {
 }
 
 /// Send `method path` with an empty body and return the HTTP status code.
-pub fn request_status(base: &BaseUrl, method: &str, path: &str, timeout: Duration) -> std::io::Result<u16> {
+pub fn request_status(
+    base: &BaseUrl,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<u16> {
     let addrs = base.socket_addrs()?;
-    let mut last_err = std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} resolves to no address", base.host));
+    let mut last_err = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{} resolves to no address", base.host),
+    );
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(stream) => return exchange(stream, base, method, path, timeout),
@@ -93,10 +105,20 @@ pub fn request_status(base: &BaseUrl, method: &str, path: &str, timeout: Duratio
     Err(last_err)
 }
 
-fn exchange(mut stream: TcpStream, base: &BaseUrl, method: &str, path: &str, timeout: Duration) -> std::io::Result<u16> {
+fn exchange(
+    mut stream: TcpStream,
+    base: &BaseUrl,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<u16> {
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let host = if base.host.contains(':') { format!("[{}]", base.host) } else { base.host.clone() };
+    let host = if base.host.contains(':') {
+        format!("[{}]", base.host)
+    } else {
+        base.host.clone()
+    };
     let req = format!(
         "{method} {}{path} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: llmsweep\r\nAccept: */*\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         base.prefix, base.port
@@ -119,14 +141,26 @@ fn exchange(mut stream: TcpStream, base: &BaseUrl, method: &str, path: &str, tim
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not an HTTP response: {:?}", line.lines().next().unwrap_or(""))))?;
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "not an HTTP response: {:?}",
+                    line.lines().next().unwrap_or("")
+                ),
+            )
+        })?;
     Ok(status)
 }
 
 /// Is anything accepting TCP connections at `base`?
 pub fn port_open(base: &BaseUrl, timeout: Duration) -> bool {
     base.socket_addrs()
-        .map(|addrs| addrs.iter().any(|a| TcpStream::connect_timeout(a, timeout).is_ok()))
+        .map(|addrs| {
+            addrs
+                .iter()
+                .any(|a| TcpStream::connect_timeout(a, timeout).is_ok())
+        })
         .unwrap_or(false)
 }
 
@@ -143,12 +177,22 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        assert_eq!(BaseUrl::parse("http://localhost:8000").unwrap(), BaseUrl::from_host_port("localhost", 8000));
+        assert_eq!(
+            BaseUrl::parse("http://localhost:8000").unwrap(),
+            BaseUrl::from_host_port("localhost", 8000)
+        );
         let u = BaseUrl::parse("http://[::1]:9/v1/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.prefix.as_str()), ("::1", 9, "/v1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.prefix.as_str()),
+            ("::1", 9, "/v1")
+        );
         assert_eq!(u.to_string(), "http://[::1]:9/v1");
         assert_eq!(BaseUrl::parse("http://h").unwrap().port, 80);
-        assert!(BaseUrl::parse("https://h:1").unwrap_err().contains("http://"));
+        assert!(
+            BaseUrl::parse("https://h:1")
+                .unwrap_err()
+                .contains("http://")
+        );
         assert!(BaseUrl::parse("http://h:x").unwrap_err().contains("port"));
     }
 
@@ -161,12 +205,20 @@ mod tests {
             let mut buf = [0u8; 1024];
             let n = s.read(&mut buf).unwrap();
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n").unwrap();
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
             req
         });
         let base = BaseUrl::from_host_port("127.0.0.1", port);
-        assert_eq!(request_status(&base, "POST", "/reset_prefix_cache", Duration::from_secs(2)).unwrap(), 503);
-        assert!(t.join().unwrap().starts_with("POST /reset_prefix_cache HTTP/1.1"));
+        assert_eq!(
+            request_status(&base, "POST", "/reset_prefix_cache", Duration::from_secs(2)).unwrap(),
+            503
+        );
+        assert!(
+            t.join()
+                .unwrap()
+                .starts_with("POST /reset_prefix_cache HTTP/1.1")
+        );
     }
 
     #[test]

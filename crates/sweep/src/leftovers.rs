@@ -26,7 +26,10 @@ fn read(experiment_dir: &Path) -> Vec<(i32, String)> {
 }
 
 fn write(experiment_dir: &Path, entries: &[(i32, String)]) {
-    let text: String = entries.iter().map(|(p, prog)| format!("{p}\t{prog}\n")).collect();
+    let text: String = entries
+        .iter()
+        .map(|(p, prog)| format!("{p}\t{prog}\n"))
+        .collect();
     let _ = llmsweep_core::layout::write_atomic(&record_file(experiment_dir), text.as_bytes());
 }
 
@@ -60,11 +63,22 @@ pub fn stop_leftovers(experiment_dir: &Path) -> Vec<String> {
 
 /// Does any live process of group `pgid` have `program`'s file name in its command line?
 fn group_runs(pgid: i32, program: &str) -> bool {
-    let base = Path::new(program).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    let base = Path::new(program)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
     entries.flatten().any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { return false };
-        let Ok(pg) = nix::unistd::getpgid(Some(Pid::from_raw(pid))) else { return false };
-        pg.as_raw() == pgid && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&base))
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            return false;
+        };
+        let Ok(pg) = nix::unistd::getpgid(Some(Pid::from_raw(pid))) else {
+            return false;
+        };
+        pg.as_raw() == pgid
+            && std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&base))
     })
 }

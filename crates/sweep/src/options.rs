@@ -93,14 +93,29 @@ impl Prepared {
         let serve_params = ParamSweep::load(opts.serve_params.as_deref())?;
         let bench_params = ParamSweep::load(opts.bench_params.as_deref())?;
         let links = parse_link_vars(&opts.link_vars).map_err(anyhow::Error::msg)?;
-        let cmds = Commands::resolve(opts.serve_cmd.as_deref(), opts.bench_cmd.as_deref(), opts.after_bench_cmd.as_deref(), opts.server_url.as_deref(), &opts.exe)?;
-        if let Some(name) = &opts.experiment_name {
-            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-                bail!("-e/--experiment-name '{name}' must be a plain folder name (no '/', not '.' or '..')");
-            }
+        let cmds = Commands::resolve(
+            opts.serve_cmd.as_deref(),
+            opts.bench_cmd.as_deref(),
+            opts.after_bench_cmd.as_deref(),
+            opts.server_url.as_deref(),
+            &opts.exe,
+        )?;
+        if let Some(name) = &opts.experiment_name
+            && (name.is_empty() || name.contains('/') || name == "." || name == "..")
+        {
+            bail!(
+                "-e/--experiment-name '{name}' must be a plain folder name (no '/', not '.' or '..')"
+            );
         }
-        let experiment_name = opts.experiment_name.clone().unwrap_or_else(default_experiment_name);
-        let experiment_dir = if opts.dry_run { opts.output_dir.join(&experiment_name) } else { check_experiment_dir(&opts.output_dir, &experiment_name, opts.resume)? };
+        let experiment_name = opts
+            .experiment_name
+            .clone()
+            .unwrap_or_else(default_experiment_name);
+        let experiment_dir = if opts.dry_run {
+            opts.output_dir.join(&experiment_name)
+        } else {
+            check_experiment_dir(&opts.output_dir, &experiment_name, opts.resume)?
+        };
         Ok(Self {
             serve_params_json: file_contents(opts.serve_params.as_deref())?,
             bench_params_json: file_contents(opts.bench_params.as_deref())?,
@@ -143,8 +158,14 @@ impl Prepared {
         m.insert("bench_cmd".into(), json!(self.cmds.bench));
         m.insert("serve_params_file".into(), json!(self.opts.serve_params));
         m.insert("bench_params_file".into(), json!(self.opts.bench_params));
-        m.insert("server_ready_timeout".into(), json!(self.opts.server_ready_timeout_s));
-        m.insert("continue_on_error".into(), json!(self.opts.continue_on_error));
+        m.insert(
+            "server_ready_timeout".into(),
+            json!(self.opts.server_ready_timeout_s),
+        );
+        m.insert(
+            "continue_on_error".into(),
+            json!(self.opts.continue_on_error),
+        );
         m
     }
 
@@ -167,7 +188,14 @@ impl Prepared {
 
     /// The server log file for a serve item.
     pub fn server_log(&self, serve: &ParamItem) -> PathBuf {
-        let name = if serve.is_empty() { "default".to_string() } else { format!("SERVE--{}", serve.name()) };
-        self.experiment_dir.join("servers").join(format!("{}.log", llmsweep_core::layout::sanitize_component(&name)))
+        let name = if serve.is_empty() {
+            "default".to_string()
+        } else {
+            format!("SERVE--{}", serve.name())
+        };
+        self.experiment_dir.join("servers").join(format!(
+            "{}.log",
+            llmsweep_core::layout::sanitize_component(&name)
+        ))
     }
 }

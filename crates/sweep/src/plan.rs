@@ -24,7 +24,10 @@ pub fn parse_link_vars(text: &str) -> Result<Vec<LinkVar>, String> {
             if text.trim().is_empty() {
                 continue;
             }
-            return Err(format!("--link-vars: entry {} is empty in '{text}'; expected serve_key=bench_key,…", i + 1));
+            return Err(format!(
+                "--link-vars: entry {} is empty in '{text}'; expected serve_key=bench_key,…",
+                i + 1
+            ));
         }
         let parts: Vec<&str> = entry.split('=').collect();
         match parts.as_slice() {
@@ -32,7 +35,11 @@ pub fn parse_link_vars(text: &str) -> Result<Vec<LinkVar>, String> {
                 serve_key: s.trim().to_string(),
                 bench_key: b.trim().to_string(),
             }),
-            _ => return Err(format!("--link-vars: entry '{entry}' must be serve_key=bench_key (e.g. max_num_seqs=max_concurrency)")),
+            _ => {
+                return Err(format!(
+                    "--link-vars: entry '{entry}' must be serve_key=bench_key (e.g. max_num_seqs=max_concurrency)"
+                ));
+            }
         }
     }
     Ok(out)
@@ -41,10 +48,12 @@ pub fn parse_link_vars(text: &str) -> Result<Vec<LinkVar>, String> {
 /// Does the pair run under `links`? As in vLLM: every linked key must be present on both
 /// sides with equal values.
 pub fn links_allow(serve: &ParamItem, bench: &ParamItem, links: &[LinkVar]) -> bool {
-    links.iter().all(|l| match (serve.get(&l.serve_key), bench.get(&l.bench_key)) {
-        (Some(a), Some(b)) => values_equal(a, b),
-        _ => false,
-    })
+    links.iter().all(
+        |l| match (serve.get(&l.serve_key), bench.get(&l.bench_key)) {
+            (Some(a), Some(b)) => values_equal(a, b),
+            _ => false,
+        },
+    )
 }
 
 /// JSON values equal as Python compares them: `1 == 1.0`.
@@ -88,7 +97,12 @@ pub struct Plan {
 
 impl Plan {
     /// Serve × bench, outer loop over servers, filtered by `links`.
-    pub fn build(experiment_dir: &Path, serve: &ParamSweep, bench: &ParamSweep, links: &[LinkVar]) -> Plan {
+    pub fn build(
+        experiment_dir: &Path,
+        serve: &ParamSweep,
+        bench: &ParamSweep,
+        links: &[LinkVar],
+    ) -> Plan {
         let servers = serve
             .iter()
             .enumerate()
@@ -128,7 +142,10 @@ impl Plan {
         let mut seen = std::collections::HashMap::new();
         for s in &self.servers {
             for c in &s.combinations {
-                let who = format!("serve item {} × bench item {}", s.serve_index, c.bench_index);
+                let who = format!(
+                    "serve item {} × bench item {}",
+                    s.serve_index, c.bench_index
+                );
                 if let Some(prev) = seen.insert(c.dir.clone(), who.clone()) {
                     return Some((format!("{prev} and {who}"), c.dir.clone()));
                 }
@@ -178,7 +195,10 @@ mod tests {
         let b = sweep(json!([{"x": 1}, {"x": 2}, {"x": 3}]));
         let plan = Plan::build(Path::new("/e"), &s, &b, &[]);
         assert_eq!(plan.num_combinations(), 6);
-        assert_eq!(plan.servers[1].combinations[2].dir, Path::new("/e/SERVE--a=2-BENCH--x=3"));
+        assert_eq!(
+            plan.servers[1].combinations[2].dir,
+            Path::new("/e/SERVE--a=2-BENCH--x=3")
+        );
     }
 
     #[test]
@@ -195,7 +215,12 @@ mod tests {
 
     #[test]
     fn empty_items_use_the_experiment_folder() {
-        let plan = Plan::build(Path::new("/e"), &ParamSweep::single_empty(), &ParamSweep::single_empty(), &[]);
+        let plan = Plan::build(
+            Path::new("/e"),
+            &ParamSweep::single_empty(),
+            &ParamSweep::single_empty(),
+            &[],
+        );
         assert_eq!(plan.servers[0].combinations[0].dir, Path::new("/e"));
     }
 
@@ -212,7 +237,10 @@ mod tests {
     fn forbidden_bench_param() {
         let b = sweep(json!([{"x": 1}, {"request-rate": 5}]));
         let e = forbid_bench_param(&b, "request_rate").unwrap_err();
-        assert!(e.contains("bench item 1") && e.contains("request_rate"), "{e}");
+        assert!(
+            e.contains("bench item 1") && e.contains("request_rate"),
+            "{e}"
+        );
         assert!(forbid_bench_param(&b, "max_concurrency").is_ok());
     }
 }

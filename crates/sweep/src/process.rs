@@ -34,24 +34,44 @@ pub struct Supervised {
     echo_threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Shell-quote a command line so that it can be pasted into a shell.
+/// Shell-quote a command line so that it can be pasted into a shell, as Python's
+/// `shlex.join` does: words made only of `[A-Za-z0-9_@%+=:,./-]` stay bare, others are
+/// single-quoted.
 pub fn quote_cmd(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.replace('\0', "")))
+        .map(|a| quote_arg(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One word, quoted for a POSIX shell if it needs it.
+pub fn quote_arg(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\"'\"'"))
+    }
 }
 
 impl Supervised {
     /// Start `argv` with extra environment variables; `what` names the command in errors
     /// (e.g. "--serve-cmd").
-    pub fn spawn(argv: &[String], env: &[(&str, String)], output: &Output, what: &str) -> Result<Self> {
-        let (program, args) = argv.split_first().ok_or_else(|| anyhow!("{what} is empty"))?;
+    pub fn spawn(
+        argv: &[String],
+        env: &[(&str, String)],
+        output: &Output,
+        what: &str,
+    ) -> Result<Self> {
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| anyhow!("{what} is empty"))?;
         let log_path = match output {
             Output::Log(p) | Output::LogAndEcho(p) => p,
         };
         if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create log folder '{}'", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create log folder '{}'", dir.display()))?;
         }
         let log = File::options()
             .create(true)
@@ -67,12 +87,21 @@ impl Supervised {
         if echo {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         } else {
-            cmd.stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log.try_clone()?));
+            cmd.stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log.try_clone()?));
         }
         let parent = nix::unistd::getpid();
-        // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+        // SAFETY: only async-signal-safe calls (sigprocmask, prctl, getppid, _exit) between
+        // fork and exec.
         unsafe {
             cmd.pre_exec(move || {
+                // The sweep blocks SIGINT/SIGTERM in its threads (see `signals`); the mask
+                // survives exec, so clear it, or the child could never be stopped politely.
+                nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                )?;
                 #[cfg(target_os = "linux")]
                 {
                     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -118,10 +147,10 @@ impl Supervised {
 
     /// The exit status if the child has exited, without waiting.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
-        if self.reaped.is_none() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.finish(status);
-            }
+        if self.reaped.is_none()
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            self.finish(status);
         }
         self.reaped
     }
@@ -148,10 +177,10 @@ impl Supervised {
         }
         // Members of the group may outlive its leader; none may outlive the stop.
         let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
-        if self.reaped.is_none() {
-            if let Ok(status) = self.child.wait() {
-                self.finish(status);
-            }
+        if self.reaped.is_none()
+            && let Ok(status) = self.child.wait()
+        {
+            self.finish(status);
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline && signals::group_alive(self.pgid) {
@@ -200,7 +229,9 @@ fn tee(mut from: impl Read + Send + 'static, mut log: File) -> std::thread::Join
 
 /// The last `n` lines of a log file (empty if it cannot be read).
 pub fn tail_lines(path: &Path, n: usize) -> String {
-    let Ok(bytes) = std::fs::read(path) else { return String::new() };
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -231,15 +262,35 @@ mod tests {
 
     #[test]
     fn quoting_round_trips() {
-        let a = vec!["a b".to_string(), "--x={\"k\": 1}".into(), "plain".into()];
+        let a = vec![
+            "a b".to_string(),
+            "--x={\"k\": 1}".into(),
+            "plain".into(),
+            "it's".into(),
+            "".into(),
+        ];
         assert_eq!(shlex::split(&quote_cmd(&a)).unwrap(), a);
+        assert_eq!(
+            quote_cmd(&[
+                "--result-filename".into(),
+                "run=0.json".into(),
+                "ttft,tpot".into()
+            ]),
+            "--result-filename run=0.json ttft,tpot"
+        );
     }
 
     #[test]
     fn output_goes_to_the_log_and_status_is_described() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.log");
-        let mut p = Supervised::spawn(&argv("sh -c 'echo out; echo err >&2; exit 3'"), &[], &Output::Log(log.clone()), "test").unwrap();
+        let mut p = Supervised::spawn(
+            &argv("sh -c 'echo out; echo err >&2; exit 3'"),
+            &[],
+            &Output::Log(log.clone()),
+            "test",
+        )
+        .unwrap();
         let status = p.wait().unwrap();
         assert_eq!(describe_status(status), "exit code 3");
         let text = std::fs::read_to_string(&log).unwrap();
@@ -252,20 +303,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.log");
         // A shell that ignores SIGTERM, with a grandchild.
-        let mut p = Supervised::spawn(&argv("sh -c 'trap \"\" TERM; sleep 30 & sleep 30; wait'"), &[], &Output::Log(log), "test").unwrap();
+        let mut p = Supervised::spawn(
+            &argv("sh -c 'trap \"\" TERM; sleep 30 & sleep 30; wait'"),
+            &[],
+            &Output::Log(log),
+            "test",
+        )
+        .unwrap();
         let pgid = p.pid();
         std::thread::sleep(Duration::from_millis(100));
         assert!(crate::signals::group_alive(pgid));
         let status = p.stop(Duration::from_millis(200)).unwrap();
-        assert!(describe_status(status).contains("SIGKILL"), "{}", describe_status(status));
+        assert!(
+            describe_status(status).contains("SIGKILL"),
+            "{}",
+            describe_status(status)
+        );
         assert!(!crate::signals::group_alive(pgid));
     }
 
     #[test]
     fn missing_program_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Supervised::spawn(&argv("no-such-program-xyz --a"), &[], &Output::Log(dir.path().join("l")), "--serve-cmd").unwrap_err();
+        let e = Supervised::spawn(
+            &argv("no-such-program-xyz --a"),
+            &[],
+            &Output::Log(dir.path().join("l")),
+            "--serve-cmd",
+        )
+        .unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("--serve-cmd") && msg.contains("no-such-program-xyz") && msg.contains("not found"), "{msg}");
+        assert!(
+            msg.contains("--serve-cmd")
+                && msg.contains("no-such-program-xyz")
+                && msg.contains("not found"),
+            "{msg}"
+        );
     }
 }

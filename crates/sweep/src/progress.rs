@@ -94,13 +94,23 @@ pub fn results_table(rows: &[TableRow]) -> String {
     header.push(Cell::new("failed req"));
     table.set_header(header);
     for row in rows {
-        let runs = if row.failed_runs > 0 { format!("{} ok, {} failed", row.records.len(), row.failed_runs) } else { row.records.len().to_string() };
+        let runs = if row.failed_runs > 0 {
+            format!("{} ok, {} failed", row.records.len(), row.failed_runs)
+        } else {
+            row.records.len().to_string()
+        };
         let mut cells = vec![Cell::new(&row.name), Cell::new(runs)];
         for (_, key, decimals) in COLUMNS {
-            let text = mean(&row.records, key).map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into());
+            let text = mean(&row.records, key)
+                .map(|v| format!("{v:.decimals$}"))
+                .unwrap_or_else(|| "-".into());
             cells.push(Cell::new(text).set_alignment(CellAlignment::Right));
         }
-        let failed: f64 = row.records.iter().filter_map(|r| r.get("failed").and_then(as_number)).sum();
+        let failed: f64 = row
+            .records
+            .iter()
+            .filter_map(|r| r.get("failed").and_then(as_number))
+            .sum();
         cells.push(Cell::new(format!("{failed:.0}")).set_alignment(CellAlignment::Right));
         table.add_row(cells);
     }
@@ -109,8 +119,16 @@ pub fn results_table(rows: &[TableRow]) -> String {
 
 /// The mean of a numeric key over records that have it.
 pub fn mean(records: &[Record], key: &str) -> Option<f64> {
-    let vals: Vec<f64> = records.iter().filter_map(|r| r.get(key).and_then(as_number)).filter(|v| v.is_finite()).collect();
-    if vals.is_empty() { None } else { Some(vals.iter().sum::<f64>() / vals.len() as f64) }
+    let vals: Vec<f64> = records
+        .iter()
+        .filter_map(|r| r.get(key).and_then(as_number))
+        .filter(|v| v.is_finite())
+        .collect();
+    if vals.is_empty() {
+        None
+    } else {
+        Some(vals.iter().sum::<f64>() / vals.len() as f64)
+    }
 }
 
 /// A value for display.
@@ -125,13 +143,24 @@ mod tests {
 
     #[test]
     fn table_shows_means() {
-        let r = |t: f64| json!({"request_throughput": t, "p99_ttft_ms": 10.0, "failed": 1}).as_object().unwrap().clone();
+        let r = |t: f64| {
+            json!({"request_throughput": t, "p99_ttft_ms": 10.0, "failed": 1})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
         let t = results_table(&[TableRow {
             name: "SERVE--a=1".into(),
             records: vec![r(1.0), r(2.0)],
             failed_runs: 1,
         }]);
-        assert!(t.contains("SERVE--a=1") && t.contains("1.50") && t.contains("10.0") && t.contains("2 ok, 1 failed"), "{t}");
+        assert!(
+            t.contains("SERVE--a=1")
+                && t.contains("1.50")
+                && t.contains("10.0")
+                && t.contains("2 ok, 1 failed"),
+            "{t}"
+        );
         assert!(t.contains(" - "), "missing metrics show as '-': {t}");
     }
 }

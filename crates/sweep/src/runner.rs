@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use llmsweep_core::layout::{SUMMARY_JSON, WARMUP_FAILURE_FILE, WARMUP_FILE, run_failure_file_name, run_file_name, write_atomic};
+use llmsweep_core::layout::{
+    SUMMARY_JSON, WARMUP_FAILURE_FILE, WARMUP_FILE, run_failure_file_name, run_file_name,
+    write_atomic,
+};
 use llmsweep_core::params::ParamItem;
 use llmsweep_core::record::{Record, parse_json_lenient, read_record_list, to_json_pretty};
 
@@ -64,7 +67,10 @@ pub struct BenchSettings {
 /// The flags vLLM's sweep appends to every benchmark command.
 pub fn result_flags(output_path: &Path) -> Vec<String> {
     let dir = output_path.parent().unwrap_or(Path::new("."));
-    let name = output_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = output_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     vec![
         "--percentile-metrics".into(),
         "ttft,tpot,itl,e2el".into(),
@@ -85,7 +91,12 @@ pub fn bench_command(bench_cmd: &[String], bench: &ParamItem, output_path: &Path
 
 /// Add `run_number` and every serve and bench parameter to a result (parameters win over
 /// same-named result keys, the bench item over the serve item), as vLLM does.
-pub fn annotate(mut record: Record, run_number: i64, serve: &ParamItem, bench: &ParamItem) -> Record {
+pub fn annotate(
+    mut record: Record,
+    run_number: i64,
+    serve: &ParamItem,
+    bench: &ParamItem,
+) -> Record {
     record.insert("run_number".into(), json!(run_number));
     for (k, v) in serve.as_map().iter().chain(bench.as_map().iter()) {
         record.insert(k.clone(), v.clone());
@@ -106,24 +117,42 @@ fn existing_result(path: &Path) -> Option<Record> {
 
 /// Run one benchmark and return its annotated result. An existing result file is reused
 /// (`--resume`). The server's caches are reset afterwards, whatever the outcome.
-pub fn run_benchmark(server: &mut Server, settings: &BenchSettings, serve: &ParamItem, bench: &ParamItem, run_number: i64, output_path: &Path, ui: &Ui) -> Result<Record, RunError> {
+pub fn run_benchmark(
+    server: &mut Server,
+    settings: &BenchSettings,
+    serve: &ParamItem,
+    bench: &ParamItem,
+    run_number: i64,
+    output_path: &Path,
+    ui: &Ui,
+) -> Result<Record, RunError> {
     if let Some(found) = existing_result(output_path) {
         let annotated = found.contains_key("run_number");
         let record = annotate(found, run_number, serve, bench);
         if !annotated {
             write_record(output_path, &record).map_err(RunError::Failed)?;
         }
-        ui.line(&format!("  found existing results: {}", output_path.display()));
+        ui.line(&format!(
+            "  found existing results: {}",
+            output_path.display()
+        ));
         return Ok(record);
     }
     if output_path.exists() {
-        ui.line(&format!("  {} is incomplete (an interrupted write); running it again", output_path.display()));
+        ui.line(&format!(
+            "  {} is incomplete (an interrupted write); running it again",
+            output_path.display()
+        ));
         let _ = std::fs::remove_file(output_path);
     }
     let argv = bench_command(&settings.bench_cmd, bench, output_path);
     let log_path = output_path.with_extension("log");
     let _ = std::fs::remove_file(&log_path);
-    let output = if settings.show_stdout { Output::LogAndEcho(log_path.clone()) } else { Output::Log(log_path.clone()) };
+    let output = if settings.show_stdout {
+        Output::LogAndEcho(log_path.clone())
+    } else {
+        Output::Log(log_path.clone())
+    };
     let started = Instant::now();
     let outcome = Supervised::spawn(&argv, &[], &output, "--bench-cmd").and_then(|mut p| p.wait());
     if signals::interrupted() {
@@ -171,12 +200,27 @@ pub fn run_benchmark(server: &mut Server, settings: &BenchSettings, serve: &Para
     let record = match parse_json_lenient(&text) {
         Ok(Value::Object(m)) => m,
         Ok(other) => {
-            return Err(invalid_result(output_path, &format!("expected a JSON object, found {}", llmsweep_core::params::json_type(&other))));
+            return Err(invalid_result(
+                output_path,
+                &format!(
+                    "expected a JSON object, found {}",
+                    llmsweep_core::params::json_type(&other)
+                ),
+            ));
         }
         Err(e) => {
             // vLLM's --append-result writes JSON Lines: take the last object.
-            match text.lines().rev().find(|l| !l.trim().is_empty()).map(parse_json_lenient) {
-                Some(Ok(Value::Object(m))) if text.lines().filter(|l| !l.trim().is_empty()).count() > 1 => m,
+            match text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(parse_json_lenient)
+            {
+                Some(Ok(Value::Object(m)))
+                    if text.lines().filter(|l| !l.trim().is_empty()).count() > 1 =>
+                {
+                    m
+                }
                 _ => return Err(invalid_result(output_path, &e.to_string())),
             }
         }
@@ -198,12 +242,20 @@ fn invalid_result(path: &Path, why: &str) -> RunError {
     let _ = std::fs::rename(path, &kept);
     RunError::Failed(Failure {
         error_type: "InvalidResult",
-        message: format!("the benchmark's result file {} is not valid: {why} (kept as {})", path.display(), kept.display()),
+        message: format!(
+            "the benchmark's result file {} is not valid: {why} (kept as {})",
+            path.display(),
+            kept.display()
+        ),
     })
 }
 
 fn write_record(path: &Path, record: &Record) -> Result<(), Failure> {
-    write_atomic(path, to_json_pretty(&Value::Object(record.clone())).as_bytes()).map_err(|e| Failure {
+    write_atomic(
+        path,
+        to_json_pretty(&Value::Object(record.clone())).as_bytes(),
+    )
+    .map_err(|e| Failure {
         error_type: "WriteFailed",
         message: format!("cannot write '{}': {e}", path.display()),
     })
@@ -211,7 +263,13 @@ fn write_record(path: &Path, record: &Record) -> Result<(), Failure> {
 
 /// Write a run's failure file (`run=N.failure.json`), as vLLM does with
 /// `--continue-on-error`.
-pub fn write_run_failure(path: &Path, run_number: i64, failure: &Failure, serve: &ParamItem, bench: &ParamItem) -> std::io::Result<()> {
+pub fn write_run_failure(
+    path: &Path,
+    run_number: i64,
+    failure: &Failure,
+    serve: &ParamItem,
+    bench: &ParamItem,
+) -> std::io::Result<()> {
     let doc = json!({
         "run_number": run_number,
         "error_type": failure.error_type,
@@ -225,7 +283,11 @@ pub fn write_run_failure(path: &Path, run_number: i64, failure: &Failure, serve:
 }
 
 /// Write a server's failure file (`SERVE-<name>-failure.json`).
-pub fn write_server_failure(path: &Path, failure: &Failure, serve: &ParamItem) -> std::io::Result<()> {
+pub fn write_server_failure(
+    path: &Path,
+    failure: &Failure,
+    serve: &ParamItem,
+) -> std::io::Result<()> {
     let doc = json!({
         "error_type": failure.error_type,
         "error": failure.message,
@@ -264,7 +326,9 @@ pub fn pending_runs(dir: &Path, num_runs: u32, warmup: bool) -> u64 {
     if summary_path(dir).exists() {
         return 0;
     }
-    let mut n = (0..num_runs).filter(|r| existing_result(&dir.join(run_file_name(*r))).is_none()).count() as u64;
+    let mut n = (0..num_runs)
+        .filter(|r| existing_result(&dir.join(run_file_name(*r))).is_none())
+        .count() as u64;
     if warmup && existing_result(&dir.join(WARMUP_FILE)).is_none() {
         n += 1;
     }
@@ -273,7 +337,15 @@ pub fn pending_runs(dir: &Path, num_runs: u32, warmup: bool) -> u64 {
 
 /// Run a combination: the optional warm-up (`num_prompts` = `warmup_prompts`, kept out of
 /// the summary), then `num_runs` measured runs; write `summary.json` if any run succeeded.
-pub fn run_combination(server: &mut Server, settings: &BenchSettings, serve: &ParamItem, comb: &Combination, num_runs: u32, warmup_prompts: u32, ui: &Ui) -> Result<ComboOutcome, RunError> {
+pub fn run_combination(
+    server: &mut Server,
+    settings: &BenchSettings,
+    serve: &ParamItem,
+    comb: &Combination,
+    num_runs: u32,
+    warmup_prompts: u32,
+    ui: &Ui,
+) -> Result<ComboOutcome, RunError> {
     let dir = &comb.dir;
     std::fs::create_dir_all(dir).map_err(|e| {
         RunError::Failed(Failure {
@@ -303,19 +375,49 @@ pub fn run_combination(server: &mut Server, settings: &BenchSettings, serve: &Pa
     for run in 0..num_runs {
         let path = dir.join(run_file_name(run));
         let fresh = existing_result(&path).is_none();
-        ui.set_message(&format!("{} · run {}/{}", display_name(dir), run + 1, num_runs));
+        ui.set_message(&format!(
+            "{} · run {}/{}",
+            display_name(dir),
+            run + 1,
+            num_runs
+        ));
         let started = Instant::now();
-        match run_benchmark(server, settings, serve, &comb.bench, i64::from(run), &path, ui) {
+        match run_benchmark(
+            server,
+            settings,
+            serve,
+            &comb.bench,
+            i64::from(run),
+            &path,
+            ui,
+        ) {
             Ok(record) => {
                 let _ = std::fs::remove_file(dir.join(run_failure_file_name(run)));
                 if fresh {
-                    ui.line(&format!("  run {}/{} done in {:.1} s{}", run + 1, num_runs, started.elapsed().as_secs_f64(), headline(&record)));
+                    ui.line(&format!(
+                        "  run {}/{} done in {:.1} s{}",
+                        run + 1,
+                        num_runs,
+                        started.elapsed().as_secs_f64(),
+                        headline(&record)
+                    ));
                 }
                 outcome.records.push(record);
             }
             Err(RunError::Failed(f)) if settings.continue_on_error => {
-                ui.line(&format!("  run {}/{} FAILED: {}", run + 1, num_runs, first_line(&f.message)));
-                let _ = write_run_failure(&dir.join(run_failure_file_name(run)), i64::from(run), &f, serve, &comb.bench);
+                ui.line(&format!(
+                    "  run {}/{} FAILED: {}",
+                    run + 1,
+                    num_runs,
+                    first_line(&f.message)
+                ));
+                let _ = write_run_failure(
+                    &dir.join(run_failure_file_name(run)),
+                    i64::from(run),
+                    &f,
+                    serve,
+                    &comb.bench,
+                );
                 outcome.failed_runs += 1;
             }
             Err(e) => return Err(e),
@@ -325,7 +427,10 @@ pub fn run_combination(server: &mut Server, settings: &BenchSettings, serve: &Pa
         }
     }
     if outcome.records.is_empty() {
-        ui.line(&format!("  [NO SUCCESSFUL MEASURED RUNS] {} stays retryable with --resume", display_name(dir)));
+        ui.line(&format!(
+            "  [NO SUCCESSFUL MEASURED RUNS] {} stays retryable with --resume",
+            display_name(dir)
+        ));
     } else {
         let list = Value::Array(outcome.records.iter().cloned().map(Value::Object).collect());
         write_atomic(&summary_path(dir), to_json_pretty(&list).as_bytes()).map_err(|e| {
@@ -340,7 +445,9 @@ pub fn run_combination(server: &mut Server, settings: &BenchSettings, serve: &Pa
 
 /// The folder name of a combination, for messages.
 pub fn display_name(dir: &Path) -> String {
-    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string())
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
 }
 
 fn first_line(s: &str) -> &str {
@@ -367,7 +474,11 @@ fn headline(record: &Record) -> String {
         Some(n) if n > 0 => parts.push(format!("{n} failed requests")),
         _ => {}
     }
-    if parts.is_empty() { String::new() } else { format!(": {}", parts.join(", ")) }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -380,7 +491,11 @@ mod tests {
 
     #[test]
     fn appended_flags_match_vllm() {
-        let argv = bench_command(&["vllm".into(), "bench".into(), "serve".into()], &item(json!({"max_concurrency": 4})), Path::new("/e/c/run=0.json"));
+        let argv = bench_command(
+            &["vllm".into(), "bench".into(), "serve".into()],
+            &item(json!({"max_concurrency": 4})),
+            Path::new("/e/c/run=0.json"),
+        );
         assert_eq!(
             argv,
             [
@@ -402,11 +517,17 @@ mod tests {
 
     #[test]
     fn annotation_params_win() {
-        let rec = json!({"request_rate": "inf", "completed": 5}).as_object().unwrap().clone();
+        let rec = json!({"request_rate": "inf", "completed": 5})
+            .as_object()
+            .unwrap()
+            .clone();
         let serve = item(json!({"_benchmark_name": "s", "max_num_seqs": 8}));
         let bench = item(json!({"_benchmark_name": "b", "request_rate": 5}));
         let out = annotate(rec, 2, &serve, &bench);
-        assert_eq!(Value::Object(out), json!({"request_rate": 5, "completed": 5, "run_number": 2, "_benchmark_name": "b", "max_num_seqs": 8}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"request_rate": 5, "completed": 5, "run_number": 2, "_benchmark_name": "b", "max_num_seqs": 8})
+        );
     }
 
     #[test]

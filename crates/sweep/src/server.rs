@@ -34,13 +34,26 @@ pub enum ServerKind {
 impl ServerKind {
     /// Recognise the server from its command line.
     pub fn detect(argv: &[String]) -> Self {
-        let Some(first) = argv.first() else { return ServerKind::Unknown };
-        let prog = Path::new(first).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if prog.ends_with("vllm") || argv.iter().any(|a| a == "vllm.entrypoints.openai.api_server") {
+        let Some(first) = argv.first() else {
+            return ServerKind::Unknown;
+        };
+        let prog = Path::new(first)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if prog.ends_with("vllm")
+            || argv
+                .iter()
+                .any(|a| a == "vllm.entrypoints.openai.api_server")
+        {
             ServerKind::Vllm
-        } else if (prog == "llmsweep" || is_current_exe(first)) && argv.get(1).is_some_and(|a| a == "sim") {
+        } else if (prog == "llmsweep" || is_current_exe(first))
+            && argv.get(1).is_some_and(|a| a == "sim")
+        {
             ServerKind::LlmsweepSim
-        } else if prog.contains("sglang") || argv.iter().any(|a| a.starts_with("sglang.launch_server")) {
+        } else if prog.contains("sglang")
+            || argv.iter().any(|a| a.starts_with("sglang.launch_server"))
+        {
             ServerKind::Sglang
         } else {
             ServerKind::Unknown
@@ -58,7 +71,11 @@ impl ServerKind {
     /// The HTTP routes that reset its caches.
     pub fn reset_routes(self) -> &'static [&'static str] {
         match self {
-            ServerKind::Vllm | ServerKind::LlmsweepSim => &["/reset_prefix_cache", "/reset_mm_cache", "/reset_encoder_cache"],
+            ServerKind::Vllm | ServerKind::LlmsweepSim => &[
+                "/reset_prefix_cache",
+                "/reset_mm_cache",
+                "/reset_encoder_cache",
+            ],
             ServerKind::Sglang => &["/flush_cache"],
             ServerKind::Unknown => &[],
         }
@@ -105,7 +122,9 @@ pub fn server_address(argv: &[String]) -> Result<BaseUrl> {
     };
     let port = match flag_value(argv, &["--port", "-p"]) {
         None => kind.default_port(),
-        Some(p) => p.parse::<u16>().map_err(|_| anyhow!("--serve-cmd: --port '{p}' is not a port number (0-65535)"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| anyhow!("--serve-cmd: --port '{p}' is not a port number (0-65535)"))?,
     };
     Ok(BaseUrl::from_host_port(&host, port))
 }
@@ -166,12 +185,22 @@ impl Server {
                 "something is already listening on {base}, where this server is to answer; stop it, or give the server another --port"
             );
         }
-        let output = if show_stdout { Output::LogAndEcho(log_path.to_path_buf()) } else { Output::Log(log_path.to_path_buf()) };
+        let output = if show_stdout {
+            Output::LogAndEcho(log_path.to_path_buf())
+        } else {
+            Output::Log(log_path.to_path_buf())
+        };
         if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create '{}'", dir.display()))?;
         }
         std::fs::write(log_path, format!("$ {}\n", quote_cmd(argv))).ok();
-        let process = Supervised::spawn(argv, &[("VLLM_SERVER_DEV_MODE", "1".to_string())], &output, "--serve-cmd")?;
+        let process = Supervised::spawn(
+            argv,
+            &[("VLLM_SERVER_DEV_MODE", "1".to_string())],
+            &output,
+            "--serve-cmd",
+        )?;
         on_spawn(process.pid());
         let mut server = Server {
             process,
@@ -251,11 +280,19 @@ impl Server {
     pub fn after_bench(&mut self) -> Result<()> {
         match &self.after_bench {
             AfterBench::Command(cmd) => {
-                let output = if self.show_stdout { Output::LogAndEcho(self.log_path.clone()) } else { Output::Log(self.log_path.clone()) };
+                let output = if self.show_stdout {
+                    Output::LogAndEcho(self.log_path.clone())
+                } else {
+                    Output::Log(self.log_path.clone())
+                };
                 let mut p = Supervised::spawn(cmd, &[], &output, "--after-bench-cmd")?;
                 let status = p.wait()?;
                 if !status.success() {
-                    bail!("--after-bench-cmd `{}` failed with {}", quote_cmd(cmd), describe_status(status));
+                    bail!(
+                        "--after-bench-cmd `{}` failed with {}",
+                        quote_cmd(cmd),
+                        describe_status(status)
+                    );
                 }
             }
             AfterBench::Routes(routes) => {
@@ -296,28 +333,81 @@ mod tests {
     #[test]
     fn kinds() {
         assert_eq!(ServerKind::detect(&argv("vllm serve m")), ServerKind::Vllm);
-        assert_eq!(ServerKind::detect(&argv("/opt/venv/bin/vllm serve m")), ServerKind::Vllm);
-        assert_eq!(ServerKind::detect(&argv("python -m vllm.entrypoints.openai.api_server")), ServerKind::Vllm);
-        assert_eq!(ServerKind::detect(&argv("llmsweep sim --port 1")), ServerKind::LlmsweepSim);
-        assert_eq!(ServerKind::detect(&argv("python3 -m sglang.launch_server --model-path m")), ServerKind::Sglang);
-        assert_eq!(ServerKind::detect(&argv("llama-server -m x")), ServerKind::Unknown);
+        assert_eq!(
+            ServerKind::detect(&argv("/opt/venv/bin/vllm serve m")),
+            ServerKind::Vllm
+        );
+        assert_eq!(
+            ServerKind::detect(&argv("python -m vllm.entrypoints.openai.api_server")),
+            ServerKind::Vllm
+        );
+        assert_eq!(
+            ServerKind::detect(&argv("llmsweep sim --port 1")),
+            ServerKind::LlmsweepSim
+        );
+        assert_eq!(
+            ServerKind::detect(&argv("python3 -m sglang.launch_server --model-path m")),
+            ServerKind::Sglang
+        );
+        assert_eq!(
+            ServerKind::detect(&argv("llama-server -m x")),
+            ServerKind::Unknown
+        );
     }
 
     #[test]
     fn addresses() {
-        assert_eq!(server_address(&argv("vllm serve m")).unwrap().to_string(), "http://localhost:8000");
-        assert_eq!(server_address(&argv("vllm serve m --host 0.0.0.0 -p 9000")).unwrap().to_string(), "http://127.0.0.1:9000");
-        assert_eq!(server_address(&argv("vllm serve m --port=1 --port 2")).unwrap().port, 2);
-        assert_eq!(server_address(&argv("python -m sglang.launch_server")).unwrap().port, 30000);
-        assert_eq!(server_address(&argv("x --host ::1 --port 5")).unwrap().to_string(), "http://[::1]:5");
-        assert!(server_address(&argv("vllm serve --port abc")).unwrap_err().to_string().contains("abc"));
+        assert_eq!(
+            server_address(&argv("vllm serve m")).unwrap().to_string(),
+            "http://localhost:8000"
+        );
+        assert_eq!(
+            server_address(&argv("vllm serve m --host 0.0.0.0 -p 9000"))
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            server_address(&argv("vllm serve m --port=1 --port 2"))
+                .unwrap()
+                .port,
+            2
+        );
+        assert_eq!(
+            server_address(&argv("python -m sglang.launch_server"))
+                .unwrap()
+                .port,
+            30000
+        );
+        assert_eq!(
+            server_address(&argv("x --host ::1 --port 5"))
+                .unwrap()
+                .to_string(),
+            "http://[::1]:5"
+        );
+        assert!(
+            server_address(&argv("vllm serve --port abc"))
+                .unwrap_err()
+                .to_string()
+                .contains("abc")
+        );
     }
 
     #[test]
     fn unknown_servers_need_an_after_bench_cmd() {
-        let e = AfterBench::choose(&argv("llama-server -m x"), None).unwrap_err().to_string();
-        assert!(e.contains("--after-bench-cmd") && e.contains("llama-server"), "{e}");
-        assert!(matches!(AfterBench::choose(&argv("llama-server"), Some(&argv("true"))).unwrap(), AfterBench::Command(_)));
-        assert!(matches!(AfterBench::choose(&argv("vllm serve"), None).unwrap(), AfterBench::Routes(r) if r.len() == 3));
+        let e = AfterBench::choose(&argv("llama-server -m x"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--after-bench-cmd") && e.contains("llama-server"),
+            "{e}"
+        );
+        assert!(matches!(
+            AfterBench::choose(&argv("llama-server"), Some(&argv("true"))).unwrap(),
+            AfterBench::Command(_)
+        ));
+        assert!(
+            matches!(AfterBench::choose(&argv("vllm serve"), None).unwrap(), AfterBench::Routes(r) if r.len() == 3)
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! starts a watcher thread that waits for them. On the first signal the watcher marks the
 //! sweep as interrupted, stops every registered child process group (SIGTERM, then SIGKILL
 //! after a grace period), prints the resume hint and exits. A second signal kills at once.
-//! Children start with an empty signal mask (the standard library resets it on spawn).
+//! Children start with an empty signal mask ([`crate::process`] clears it before exec).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,29 +30,41 @@ pub fn install() -> std::io::Result<()> {
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGHUP);
     set.thread_block().map_err(std::io::Error::from)?;
-    std::thread::Builder::new().name("llmsweep-signals".into()).spawn(move || {
-        let Ok(first) = set.wait() else { return };
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        eprintln!("\nllmsweep: received {first}; stopping servers and benchmarks…");
-        // A second signal while we wait for children: kill everything now.
-        let second = set;
-        std::thread::spawn(move || {
-            if second.wait().is_ok() {
-                kill_all(Signal::SIGKILL);
-                std::process::exit(exit_code(first));
+    std::thread::Builder::new()
+        .name("llmsweep-signals".into())
+        .spawn(move || {
+            let Ok(first) = set.wait() else { return };
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            eprintln!("\nllmsweep: received {first}; stopping servers and benchmarks…");
+            // A second signal while we wait for children: kill everything now.
+            let second = set;
+            std::thread::spawn(move || {
+                if second.wait().is_ok() {
+                    kill_all(Signal::SIGKILL);
+                    std::process::exit(exit_code(first));
+                }
+            });
+            stop_all(GRACE);
+            if let Some(hint) = RESUME_HINT.lock().ok().and_then(|h| h.clone()) {
+                eprintln!(
+                    "llmsweep: interrupted; nothing that finished is lost. Resume with:\n  {hint}"
+                );
             }
-        });
-        stop_all(GRACE);
-        if let Some(hint) = RESUME_HINT.lock().ok().and_then(|h| h.clone()) {
-            eprintln!("llmsweep: interrupted; nothing that finished is lost. Resume with:\n  {hint}");
-        }
-        std::process::exit(exit_code(first));
-    })?;
+            std::process::exit(exit_code(first));
+        })?;
     Ok(())
 }
 
 fn exit_code(sig: Signal) -> i32 {
     128 + sig as i32
+}
+
+/// Called by code that saw a child die because a signal is stopping the sweep: wait for
+/// the watcher thread, which ends the process once the children are gone.
+pub fn wait_for_shutdown() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
 }
 
 /// True once a signal asked us to stop. Code that sees a child die checks this before
@@ -120,10 +132,16 @@ pub fn group_alive(pgid: i32) -> bool {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
             // "pid (comm) S ppid pgrp …": comm may hold spaces and parentheses.
-            let Some(close) = stat.rfind(')') else { continue };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
             let mut fields = stat[close + 1..].split_whitespace();
             let state = fields.next().unwrap_or("");
             let _ppid = fields.next();

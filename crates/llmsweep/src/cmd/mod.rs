@@ -12,4 +12,5 @@ pub mod serve_sla;
 pub mod serve_workload;
 pub mod sim;
 pub mod startup;
+pub mod sweep_args;
 pub mod util;

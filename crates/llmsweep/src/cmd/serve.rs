@@ -1,16 +1,18 @@
-//! `llmsweep serve`: not built yet. Its owner replaces this file.
+//! `llmsweep serve`: sweep server settings × benchmark settings, as `vllm bench sweep serve`.
 
 use std::process::ExitCode;
 
-/// Flags of this subcommand.
+use super::sweep_args::{SweepArgs, finish};
+
+/// Flags of `llmsweep serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Everything, until this subcommand exists.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    #[command(flatten)]
+    sweep: SweepArgs,
 }
 
-/// Run the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+/// Run the sweep, then print its results.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let outcome = llmsweep_sweep::serve::run_serve(args.sweep.into_options()?)?;
+    finish(&outcome)
 }

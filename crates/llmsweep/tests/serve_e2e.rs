@@ -1,0 +1,624 @@
+//! End-to-end tests of `llmsweep serve` with small stand-in servers and benchmarks
+//! (tests/support/fake-vllm, tests/support/fake-bench): the folder layout, resume,
+//! failures, bad input, signals and orphans.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn support(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temporary folder, a port and an events file shared by a fake server and fake bench.
+struct Fixture {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn events(&self) -> PathBuf {
+        self.path("events.log")
+    }
+    fn serve_cmd(&self, extra: &str) -> String {
+        format!(
+            "{} serve m --host 127.0.0.1 --port {} --events {} {extra}",
+            support("fake-vllm"),
+            self.port,
+            self.events().display()
+        )
+    }
+    fn bench_cmd(&self, extra: &str) -> String {
+        format!(
+            "{} --port {} --events {} {extra}",
+            support("fake-bench"),
+            self.port,
+            self.events().display()
+        )
+    }
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn event_lines(&self, prefix: &str) -> Vec<String> {
+        std::fs::read_to_string(self.events())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_string)
+            .collect()
+    }
+    /// `llmsweep serve` with the fake server and bench, output under <tmp>/out, experiment "e".
+    fn serve(&self, serve_extra: &str, bench_extra: &str, more: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
+        c.args([
+            "serve",
+            "--serve-cmd",
+            &self.serve_cmd(serve_extra),
+            "--bench-cmd",
+            &self.bench_cmd(bench_extra),
+            "-o",
+        ])
+        .arg(self.path("out"))
+        .args(["-e", "e", "--server-ready-timeout", "20"])
+        .args(more);
+        c
+    }
+    fn exp(&self) -> PathBuf {
+        self.path("out/e")
+    }
+}
+
+fn run(mut c: Command) -> Output {
+    c.stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap()
+}
+
+/// No process whose command line mentions `needle` is alive (zombies aside).
+fn assert_no_process_mentions(needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("ps")
+            .args(["-eo", "stat=,args="])
+            .output()
+            .unwrap();
+        let alive: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                l.contains(needle) && !l.trim_start().starts_with('Z') && !l.contains("ps -eo")
+            })
+            .map(str::to_string)
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "orphans left: {alive:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const SERVE_PARAMS: &str = r#"[{"max_num_seqs": 8}, {"max_num_seqs": 16}]"#;
+const BENCH_PARAMS: &str = r#"[{"max_concurrency": 1}, {"max_concurrency": 4}]"#;
+
+#[test]
+fn a_sweep_writes_vllms_layout_and_resets_caches() {
+    let f = Fixture::new();
+    let sp = f.write("serve.json", SERVE_PARAMS);
+    let bp = f.write("bench.json", BENCH_PARAMS);
+    let o = run(f.serve(
+        "",
+        "",
+        &[
+            "--serve-params",
+            sp.to_str().unwrap(),
+            "--bench-params",
+            bp.to_str().unwrap(),
+            "--num-runs",
+            "2",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let exp = f.exp();
+    for s in [8, 16] {
+        for c in [1, 4] {
+            let comb = exp.join(format!(
+                "SERVE--max_num_seqs={s}-BENCH--max_concurrency={c}"
+            ));
+            for r in 0..2 {
+                let run = read_json(&comb.join(format!("run={r}.json")));
+                assert_eq!(run["run_number"], r);
+                assert_eq!(run["max_num_seqs"], s);
+                assert_eq!(run["max_concurrency"], c);
+                assert_eq!(run["request_throughput"], 10.0 * c as f64);
+            }
+            let summary = read_json(&comb.join("summary.json"));
+            assert_eq!(summary.as_array().unwrap().len(), 2);
+        }
+    }
+    let csv = std::fs::read_to_string(exp.join("summary.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with(",date,endpoint_type,backend"),
+        "{header}"
+    );
+    // Parameters already among the result keys keep their place (Python's dict.update).
+    assert!(header.ends_with(",max_concurrency,duration,completed,failed,request_throughput,output_throughput,p99_ttft_ms,p99_e2el_ms,run_number,max_num_seqs"), "{header}");
+    assert_eq!(csv.lines().count(), 1 + 8);
+    let record = read_json(&exp.join("experiment.json"));
+    assert_eq!(record["kind"], "serve");
+    assert_eq!(record["num_runs"], 2);
+    assert_eq!(
+        record["serve_params"],
+        serde_json::from_str::<Value>(SERVE_PARAMS).unwrap()
+    );
+    assert!(record["finished_at"].is_string());
+    assert!(exp.join("servers/SERVE--max_num_seqs=8.log").exists());
+    // One server per serve item, started with its parameters; three resets after every run.
+    let starts = f.event_lines("start");
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(
+        starts[0].ends_with("--max-num-seqs 8") && starts[1].ends_with("--max-num-seqs 16"),
+        "{starts:?}"
+    );
+    assert_eq!(f.event_lines("reset").len(), 3 * 8);
+    assert_eq!(f.event_lines("reset /reset_prefix_cache").len(), 8);
+    // The results table names every combination.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("SERVE--max_num_seqs=16-BENCH--max_concurrency=4")
+            && stdout.contains("Summary:"),
+        "{stdout}"
+    );
+    assert_no_process_mentions(&f.events().to_string_lossy());
+}
+
+#[test]
+fn dry_run_prints_every_command_and_writes_nothing() {
+    let f = Fixture::new();
+    let sp = f.write("serve.json", SERVE_PARAMS);
+    let o = run(f.serve(
+        "",
+        "",
+        &[
+            "--serve-params",
+            sp.to_str().unwrap(),
+            "--num-runs",
+            "2",
+            "--warmup-num-prompts",
+            "5",
+            "--dry-run",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("--max-num-seqs 16"), "{out}");
+    assert!(
+        out.contains("--percentile-metrics ttft,tpot,itl,e2el --save-result --result-dir"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--result-filename run=1.json")
+            && out.contains("warm-up")
+            && out.contains("--num-prompts 5"),
+        "{out}"
+    );
+    assert!(!f.path("out").exists());
+    assert!(!f.events().exists());
+}
+
+#[test]
+fn an_existing_experiment_needs_resume_and_resume_needs_one() {
+    let f = Fixture::new();
+    let o = run(f.serve("", "", &["--resume"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("does not exist"), "{}", text(&o));
+    std::fs::create_dir_all(f.exp()).unwrap();
+    let o = run(f.serve("", "", &[]));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("already exists") && stderr(&o).contains("--resume"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn resume_runs_only_what_is_missing() {
+    let f = Fixture::new();
+    let sp = f.write("serve.json", SERVE_PARAMS);
+    let bp = f.write("bench.json", BENCH_PARAMS);
+    let switch = f.write("fail-now", "");
+    let bench_extra = format!(
+        "--fail-if max-concurrency=4 --fail-switch {}",
+        switch.display()
+    );
+    let args = [
+        "--serve-params",
+        sp.to_str().unwrap(),
+        "--bench-params",
+        bp.to_str().unwrap(),
+        "--num-runs",
+        "2",
+    ];
+    let o = run(f.serve("", &bench_extra, &args));
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("simulated failure")
+            && err.contains("Resume with")
+            && err.contains("--resume"),
+        "{err}"
+    );
+    let first = f
+        .exp()
+        .join("SERVE--max_num_seqs=8-BENCH--max_concurrency=1");
+    assert!(first.join("summary.json").exists());
+    let benches_before = f.event_lines("bench").len();
+    assert_eq!(
+        benches_before, 3,
+        "two runs of the first combination, then the failing one"
+    );
+    // Changed settings are refused.
+    let mut other = args.to_vec();
+    other[5] = "1";
+    let o = run(f.serve("", &bench_extra, &[&other[..], &["--resume"]].concat()));
+    assert!(
+        stderr(&o).contains("num_runs: recorded 2, now 1"),
+        "{}",
+        text(&o)
+    );
+    // The same settings continue: 3 combinations × 2 runs are left.
+    std::fs::remove_file(&switch).unwrap();
+    let o = run(f.serve("", &bench_extra, &[&args[..], &["--resume"]].concat()));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(f.event_lines("bench").len() - benches_before, 6);
+    assert!(
+        stderr(&o).contains("found existing results")
+            || f.event_lines("bench").len() == benches_before + 6
+    );
+    let csv = std::fs::read_to_string(f.exp().join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8);
+    let record = read_json(&f.exp().join("experiment.json"));
+    assert_eq!(
+        record["invocations"].as_array().unwrap().len(),
+        2,
+        "the refused resume is not an invocation"
+    );
+    // A finished experiment resumed again starts no server.
+    let starts = f.event_lines("start").len();
+    let o = run(f.serve("", &bench_extra, &[&args[..], &["--resume"]].concat()));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(f.event_lines("start").len(), starts);
+}
+
+#[test]
+fn continue_on_error_records_failures_and_goes_on() {
+    let f = Fixture::new();
+    let bp = f.write("bench.json", BENCH_PARAMS);
+    let o = run(f.serve(
+        "",
+        "--fail-if max-concurrency=4",
+        &[
+            "--bench-params",
+            bp.to_str().unwrap(),
+            "--num-runs",
+            "2",
+            "--continue-on-error",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let bad = f.exp().join("BENCH--max_concurrency=4");
+    let failure = read_json(&bad.join("run=1.failure.json"));
+    assert_eq!(failure["run_number"], 1);
+    assert_eq!(failure["error_type"], "BenchmarkFailed");
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .contains("simulated failure")
+    );
+    assert_eq!(failure["bench_overrides"]["max_concurrency"], 4);
+    assert!(
+        !bad.join("summary.json").exists(),
+        "no successful run: stays retryable"
+    );
+    assert!(
+        f.exp()
+            .join("BENCH--max_concurrency=1/summary.json")
+            .exists()
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("failure"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_server_that_never_becomes_ready_is_named_and_stopped() {
+    let f = Fixture::new();
+    let mut c = f.serve("--never-ready", "", &[]);
+    c.args(["--server-ready-timeout", "1"]);
+    let o = run(c);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{}/health", f.port))
+            && err.contains("--server-ready-timeout 1 s"),
+        "{err}"
+    );
+    assert!(err.contains("answered HTTP 503"), "{err}");
+    assert_no_process_mentions(&f.events().to_string_lossy());
+}
+
+#[test]
+fn a_server_that_crashes_before_ready_shows_its_exit_and_log() {
+    let f = Fixture::new();
+    let o = run(f.serve("--exit-before-ready 7", "", &[]));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("exit code 7") && err.contains("simulated crash before ready"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_server_that_dies_during_the_sweep_is_recorded() {
+    let f = Fixture::new();
+    let sp = f.write("serve.json", SERVE_PARAMS);
+    let o = run(f.serve(
+        "--die-after-resets 1",
+        "",
+        &[
+            "--serve-params",
+            sp.to_str().unwrap(),
+            "--num-runs",
+            "2",
+            "--continue-on-error",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    for s in [8, 16] {
+        let failure = read_json(&f.exp().join(format!("SERVE-max_num_seqs={s}-failure.json")));
+        assert_eq!(failure["error_type"], "ServerDied");
+        assert!(
+            failure["error"].as_str().unwrap().contains("exit code 3"),
+            "{failure}"
+        );
+        assert_eq!(failure["serve_overrides"]["max_num_seqs"], s);
+    }
+    let o = run(f.serve("--die-after-resets 1", "", &["--num-runs", "2", "--resume"]));
+    assert!(
+        !o.status.success(),
+        "without --continue-on-error a dead server stops the sweep"
+    );
+}
+
+#[test]
+fn benchmark_failures_are_explained() {
+    for (mode, expect) in [
+        ("exit1", "failed with exit code 1"),
+        ("nojson", "wrote no result file"),
+        ("badjson", "is not valid"),
+    ] {
+        let f = Fixture::new();
+        let o = run(f.serve("", &format!("--mode {mode}"), &["--num-runs", "1"]));
+        assert!(!o.status.success(), "{mode}");
+        let err = stderr(&o);
+        assert!(err.contains(expect), "{mode}: {err}");
+        if mode == "exit1" {
+            assert!(err.contains("simulated failure"), "{err}");
+        }
+        if mode == "badjson" {
+            assert!(f.exp().join("run=0.invalid.json").exists());
+            assert!(!f.exp().join("run=0.json").exists());
+        }
+    }
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let f = Fixture::new();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--serve-params".into(),
+                f.write("a.json", "[{\"a\": 1},\n {\"b\": ]")
+                    .display()
+                    .to_string(),
+            ],
+            "line 2",
+        ),
+        (
+            vec![
+                "--serve-params".into(),
+                f.write("b.json", "42").display().to_string(),
+            ],
+            "list of objects",
+        ),
+        (
+            vec![
+                "--bench-params".into(),
+                f.write("c.json", "[{}, 3]").display().to_string(),
+            ],
+            "item 1",
+        ),
+        (
+            vec![
+                "--bench-params".into(),
+                f.write(
+                    "d.json",
+                    r#"[{"_benchmark_name": "x"}, {"_benchmark_name": "x"}]"#,
+                )
+                .display()
+                .to_string(),
+            ],
+            "duplicate _benchmark_name",
+        ),
+        (
+            vec!["--link-vars".into(), "max_num_seqs".into()],
+            "--link-vars",
+        ),
+        (
+            vec!["--num-runs".into(), "0".into()],
+            "--num-runs must be at least 1",
+        ),
+        (
+            vec!["--warmup-num-prompts".into(), "-1".into()],
+            "--warmup-num-prompts",
+        ),
+    ];
+    for (args, expect) in cases {
+        let o = run(f.serve("", "", &args.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
+    c.args([
+        "serve",
+        "--serve-cmd",
+        "no-such-server-xyz serve",
+        "--after-bench-cmd",
+        "true",
+        "--bench-cmd",
+        "true",
+        "-o",
+    ])
+    .arg(f.path("o2"));
+    let o = run(c);
+    assert!(
+        stderr(&o).contains("'no-such-server-xyz' was not found"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_children_and_prints_the_resume_command() {
+    let f = Fixture::new();
+    let mut c = f.serve("", "--sleep 30", &["--num-runs", "1"]);
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while f.event_lines("bench").is_empty() {
+        assert!(Instant::now() < deadline, "the benchmark never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("Resume with") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(!f.exp().join("run=0.json").exists());
+    assert_no_process_mentions(&f.events().to_string_lossy());
+    let record = read_json(&f.exp().join("experiment.json"));
+    assert!(record["finished_at"].is_null());
+}
+
+#[test]
+fn kill_9_loses_nothing_and_resume_completes() {
+    let f = Fixture::new();
+    let bp = f.write("bench.json", BENCH_PARAMS);
+    let args = ["--bench-params", bp.to_str().unwrap(), "--num-runs", "2"];
+    let mut c = f.serve("", "--sleep 0.3", &args);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = f.exp().join("BENCH--max_concurrency=1/run=0.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done.exists() {
+        assert!(Instant::now() < deadline, "no run finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server dies with us (its parent-death signal).
+    assert_no_process_mentions(&format!("serve m --host 127.0.0.1 --port {}", f.port));
+    let kept = read_json(&done);
+    let benches = f.event_lines("bench").len();
+    let o = run(f.serve("", "--sleep 0.3", &[&args[..], &["--resume"]].concat()));
+    assert!(o.status.success(), "{}", text(&o));
+    // The finished run is kept (annotated now if the kill came before that), not rerun.
+    let after = read_json(&done);
+    for (k, v) in kept.as_object().unwrap() {
+        assert_eq!(&after[k], v, "{k}");
+    }
+    assert_eq!(after["run_number"], 0);
+    assert_eq!(
+        f.event_lines("bench").len() - benches,
+        3,
+        "only the three missing runs ran"
+    );
+    for c in [1, 4] {
+        assert_eq!(
+            read_json(
+                &f.exp()
+                    .join(format!("BENCH--max_concurrency={c}/summary.json"))
+            )
+            .as_array()
+            .unwrap()
+            .len(),
+            2
+        );
+    }
+}
