@@ -12,6 +12,7 @@
 //! - [`server`], [`http`]: start a server, wait for `/health`, reset caches, stop it;
 //! - [`runner`]: one benchmark run and one combination's runs, annotated and resumable;
 //! - [`experiment`], [`options`]: the experiment folder and `experiment.json`;
+//! - [`session`]: the experiment life cycle and the loop over servers shared by sweeps;
 //! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table.
 
 pub mod commands;
@@ -25,4 +26,5 @@ pub mod progress;
 pub mod runner;
 pub mod serve;
 pub mod server;
+pub mod session;
 pub mod signals;
