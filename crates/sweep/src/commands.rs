@@ -253,3 +253,38 @@ mod tests {
         assert!(e.contains("--bench-cmd is empty"), "{e}");
     }
 }
+
+/// The dataset size of a benchmark: `num_prompts` from the bench item, else the last
+/// `--num-prompts` of the bench command, else vLLM's default 1000.
+pub fn dataset_size(bench: &llmsweep_core::params::ParamItem, bench_cmd: &[String]) -> u64 {
+    if let Some(n) = bench
+        .get("num_prompts")
+        .and_then(llmsweep_core::record::as_number)
+    {
+        return n.max(1.0) as u64;
+    }
+    flag_value(bench_cmd, &["--num-prompts", "--num_prompts"])
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1000)
+        .max(1)
+}
+
+#[cfg(test)]
+mod dataset_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dataset_size_from_item_command_or_default() {
+        let item = |v: serde_json::Value| {
+            llmsweep_core::params::ParamItem::new(v.as_object().unwrap().clone())
+        };
+        let cmd: Vec<String> = "b --num-prompts 50 --num_prompts 60"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        assert_eq!(dataset_size(&item(json!({"num_prompts": 7})), &cmd), 7);
+        assert_eq!(dataset_size(&item(json!({})), &cmd), 60);
+        assert_eq!(dataset_size(&item(json!({})), &["b".to_string()]), 1000);
+    }
+}

@@ -13,7 +13,9 @@
 //! - [`runner`]: one benchmark run and one combination's runs, annotated and resumable;
 //! - [`experiment`], [`options`]: the experiment folder and `experiment.json`;
 //! - [`session`]: the experiment life cycle and the loop over servers shared by sweeps;
-//! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table.
+//! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table;
+//! - [`search`], [`pchip`], [`sla`]: `llmsweep serve-sla`, the SLA search;
+//! - [`workload`]: `llmsweep serve-workload`, the latency–throughput curve.
 
 pub mod commands;
 pub mod experiment;
@@ -30,3 +32,5 @@ pub mod serve;
 pub mod server;
 pub mod session;
 pub mod signals;
+pub mod sla;
+pub mod workload;

@@ -80,7 +80,7 @@ impl Pchip {
     /// The smallest `t` in `[lo, hi]` where the interpolant crosses zero, found by scanning
     /// the knots inside the range for a sign change and bisecting.
     pub fn root_in(&self, lo: f64, hi: f64) -> Option<f64> {
-        if !(lo < hi) {
+        if lo >= hi || lo.is_nan() || hi.is_nan() {
             return None;
         }
         let mut grid = vec![lo];

@@ -31,6 +31,21 @@ impl Ui {
         Self { bar }
     }
 
+    /// A spinner counting runs, for sweeps whose number of runs is not known in advance.
+    pub fn new_unbounded() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner:.green} [{elapsed_precise}] {pos} runs · {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        Self { bar }
+    }
+
     /// A UI that draws no bar (dry runs).
     pub fn hidden() -> Self {
         Self {

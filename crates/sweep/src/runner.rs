@@ -132,10 +132,6 @@ pub fn run_benchmark(
         if !annotated {
             write_record(output_path, &record).map_err(RunError::Failed)?;
         }
-        ui.line(&format!(
-            "  found existing results: {}",
-            output_path.display()
-        ));
         return Ok(record);
     }
     if output_path.exists() {

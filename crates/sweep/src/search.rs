@@ -97,8 +97,9 @@ impl Search {
     }
 
     /// Record a measurement of `value`. For an infinite value, `throughput` (what the
-    /// server sustained) places it on the axis at twice that — a load the server cannot
-    /// follow, which behaves like "infinite".
+    /// server sustained under it) places it on the axis: a finite load at the saturation
+    /// throughput is measured next, to find a finite failure (or, if it passes, twice as
+    /// much, and so on).
     pub fn record(&mut self, value: f64, margin: f64, pass: bool, throughput: Option<f64>) {
         let x = if value.is_finite() {
             value
@@ -106,8 +107,19 @@ impl Search {
             let base = throughput
                 .filter(|t| t.is_finite() && *t > 0.0)
                 .unwrap_or(self.min * 64.0);
-            (2.0 * base).max(self.min * 2.0)
+            self.round(base.max(self.min * 1.5))
         };
+        if value.is_finite() && pass {
+            // A finite load at or past the infinite one's stand-in passed: move it up.
+            let moved = self.round(value * 2.0);
+            for p in self
+                .probes
+                .iter_mut()
+                .filter(|p| p.value.is_infinite() && p.x <= value)
+            {
+                p.x = moved;
+            }
+        }
         self.probes.retain(|p| p.value != value);
         self.probes.push(Probe {
             value,
@@ -131,10 +143,11 @@ impl Search {
     }
 
     fn min_fail(&self) -> Option<&Probe> {
-        self.probes
-            .iter()
-            .filter(|p| !p.pass)
-            .min_by(|a, b| a.x.total_cmp(&b.x))
+        // On a tie, a finite value is the better-known failure.
+        self.probes.iter().filter(|p| !p.pass).min_by(|a, b| {
+            a.x.total_cmp(&b.x)
+                .then(a.value.is_infinite().cmp(&b.value.is_infinite()))
+        })
     }
 
     fn measured(&self, v: f64) -> bool {
@@ -175,6 +188,10 @@ impl Search {
                 } else {
                     Step::Measure(self.min)
                 }
+            }
+            (Some(_), Some(f)) if f.value.is_infinite() && !self.measured(f.x) => {
+                // The only failure is the infinite load: measure where it stands in.
+                Step::Measure(f.x)
             }
             (Some(p), Some(f)) => {
                 if p.x >= f.x {

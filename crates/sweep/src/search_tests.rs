@@ -110,10 +110,10 @@ fn fewer_runs_than_vllm() {
             let (v, theirs) = vllm_search(&m);
             // vLLM's range runs to 65536, where the margin is that of 1000 (the dataset size),
             // so it may call 65536 a pass; both agree below the dataset size.
-            if let (Some(x), Some(y)) = (a.value, v) {
-                if y < 1000.0 {
-                    assert_eq!(x, y, "knee {knee} target {target}");
-                }
+            if let (Some(x), Some(y)) = (a.value, v)
+                && y < 1000.0
+            {
+                assert_eq!(x, y, "knee {knee} target {target}");
             }
             ours_total += ours;
             vllm_total += theirs;
@@ -203,4 +203,32 @@ fn significant_digits() {
     assert_eq!(round_sig(12.34567, 4), 12.35);
     assert_eq!(round_sig(0.0123456, 3), 0.0123);
     assert_eq!(round_sig(98765.0, 2), 99000.0);
+}
+
+#[test]
+fn a_finite_failure_is_found_past_the_saturation_throughput() {
+    // The server sustains 10 req/s under an unlimited burst, which fails; finite rates
+    // pass up to 50 req/s.
+    let m = |r: f64| {
+        if r.is_infinite() || r >= 1e9 {
+            19.0
+        } else {
+            (10.0 * r - 500.0) / 500.0
+        }
+    };
+    let mut s = Search::new(Domain::Real { rel_tol: 0.01 }, 1.0, f64::INFINITY, None);
+    let mut seen = Vec::new();
+    let answer = loop {
+        match s.next() {
+            Step::Done(a) => break a,
+            Step::Measure(v) => {
+                seen.push(v);
+                let mm = m(v);
+                s.record(v, mm, mm <= 0.0, Some(10.0));
+            }
+        }
+    };
+    let v = answer.value.unwrap();
+    assert!((49.5..=50.0).contains(&v), "{v} after {seen:?}");
+    assert!(!answer.unconverged, "{seen:?}");
 }

@@ -33,6 +33,8 @@ pub struct SweepOutcome {
     pub failures: Vec<String>,
     /// The experiment's `summary.csv`, if any run succeeded.
     pub summary_csv: Option<PathBuf>,
+    /// Further tables to print (e.g. SLA answers), ready to show.
+    pub tables: Vec<String>,
 }
 
 impl SweepOutcome {
@@ -44,6 +46,7 @@ impl SweepOutcome {
             rows: Vec::new(),
             failures: Vec::new(),
             summary_csv: None,
+            tables: Vec::new(),
         }
     }
 }
@@ -196,6 +199,7 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
         rows,
         failures,
         summary_csv,
+        tables: Vec::new(),
     })
 }
 

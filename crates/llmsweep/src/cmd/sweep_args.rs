@@ -108,6 +108,9 @@ pub fn finish(outcome: &SweepOutcome) -> Result<ExitCode> {
     if !outcome.rows.is_empty() {
         writeln!(out, "{}", results_table(&outcome.rows))?;
     }
+    for table in &outcome.tables {
+        writeln!(out, "{table}")?;
+    }
     if !outcome.failures.is_empty() {
         writeln!(
             out,

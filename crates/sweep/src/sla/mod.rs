@@ -1,0 +1,306 @@
+//! `llmsweep serve-sla`: for every (serve, bench) combination and every set of SLA
+//! criteria, the largest `request_rate` or `max_concurrency` that meets the criteria
+//! (vLLM's `vllm bench sweep serve_sla`).
+//!
+//! Layout, as vLLM's: `<combination>/<var>=<value>/run=N.json` and `summary.json` for each
+//! value tested, `<combination>/SLA--<criteria>.json` with the runs of each search, and
+//! `summary.csv` at the root; plus `sla_results.json` and `sla_results.csv` with each
+//! search's answer, the metrics there and its path. Runs at a value are shared by every
+//! criteria set of a combination.
+
+pub mod criteria;
+mod measure;
+mod output;
+
+pub use output::{SLA_RESULTS_CSV, SLA_RESULTS_JSON};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
+
+use llmsweep_core::layout::sanitize_component;
+use llmsweep_core::pyfmt::py_float;
+use llmsweep_core::record::{Record, as_number, read_json};
+
+use crate::options::{Prepared, SweepOptions};
+use crate::plan::{Combination, Plan, forbid_bench_param};
+use crate::progress::Ui;
+use crate::runner::{BenchSettings, RunError, completed_runs, display_name};
+use crate::serve::{SweepOutcome, prepare_plan, write_summary_csv};
+use crate::session::{for_each_server, with_experiment};
+
+use self::criteria::{CriteriaSet, load_sla_params};
+use self::measure::search;
+use self::output::{print_dry_run, results_table, write_results};
+
+/// The load variable an SLA search tunes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaVariable {
+    /// Requests per second (a real number; "inf" is the top).
+    RequestRate,
+    /// Requests in flight (a whole number; the dataset size is the top).
+    MaxConcurrency,
+}
+
+impl SlaVariable {
+    /// The parameter name.
+    pub fn key(self) -> &'static str {
+        match self {
+            SlaVariable::RequestRate => "request_rate",
+            SlaVariable::MaxConcurrency => "max_concurrency",
+        }
+    }
+
+    /// A value as a parameter: integers as integers, infinity as `"inf"`.
+    pub fn json(self, v: f64) -> Value {
+        match self {
+            _ if v.is_infinite() => json!("inf"),
+            SlaVariable::MaxConcurrency => json!(v as i64),
+            SlaVariable::RequestRate => json!(v),
+        }
+    }
+
+    /// A value as written in folder names: `16`, `12.5`, `inf`.
+    pub fn text(self, v: f64) -> String {
+        match self {
+            SlaVariable::MaxConcurrency if v.is_finite() => format!("{}", v as i64),
+            _ => py_float(v),
+        }
+    }
+}
+
+/// Options of `llmsweep serve-sla`.
+#[derive(Debug, Clone)]
+pub struct SlaOptions {
+    /// The options shared with `llmsweep serve`.
+    pub sweep: SweepOptions,
+    /// `--sla-params`.
+    pub sla_params: PathBuf,
+    /// `--sla-variable`.
+    pub variable: SlaVariable,
+    /// `--sla-tolerance`: relative width at which a `request_rate` search stops.
+    pub tolerance: f64,
+    /// `--max-runs`: runs at a value whose runs disagree (default: `--num-runs` + 2).
+    pub max_runs: Option<u32>,
+    /// `--sla-min-value` (default 1).
+    pub min_value: Option<f64>,
+    /// `--sla-max-value` (default: the dataset size for `max_concurrency`, infinite for
+    /// `request_rate`).
+    pub max_value: Option<f64>,
+}
+
+/// One step of a search's path.
+#[derive(Debug, Clone)]
+struct PathStep {
+    value: f64,
+    margin: f64,
+    verdict: &'static str,
+    runs: usize,
+}
+
+/// The answer of one search.
+#[derive(Debug, Clone)]
+struct SearchResult {
+    entry: Map<String, Value>,
+}
+
+struct Ctx<'a> {
+    prepared: &'a Prepared,
+    opts: &'a SlaOptions,
+    sets: Vec<CriteriaSet>,
+    settings: BenchSettings,
+    max_runs: u32,
+    ui: &'a Ui,
+}
+
+/// Run `llmsweep serve-sla`.
+pub fn run_serve_sla(opts: SlaOptions) -> Result<SweepOutcome> {
+    let sets = load_sla_params(&opts.sla_params)?;
+    let (prepared, plan) = prepare_plan(opts.sweep.clone())?;
+    forbid_bench_param(&prepared.bench_params, opts.variable.key()).map_err(anyhow::Error::msg)?;
+    if !(opts.tolerance > 0.0 && opts.tolerance < 1.0) {
+        bail!(
+            "--sla-tolerance must be between 0 and 1 (a relative width, e.g. 0.01); got {}",
+            opts.tolerance
+        );
+    }
+    let num_runs = prepared.opts.num_runs;
+    let max_runs = opts.max_runs.unwrap_or(num_runs + 2);
+    if max_runs < num_runs {
+        bail!("--max-runs ({max_runs}) must be at least --num-runs ({num_runs})");
+    }
+    if let (Some(lo), Some(hi)) = (opts.min_value, opts.max_value)
+        && !(lo > 0.0 && lo < hi)
+    {
+        bail!("--sla-min-value ({lo}) must be positive and below --sla-max-value ({hi})");
+    }
+    if prepared.opts.dry_run {
+        print_dry_run(&prepared, &plan, &opts, &sets)?;
+        return Ok(SweepOutcome::dry_run(&prepared.experiment_dir));
+    }
+    let mut identity = Map::new();
+    identity.insert("sla_params".into(), read_json(&opts.sla_params)?);
+    identity.insert("sla_variable".into(), json!(opts.variable.key()));
+    identity.insert("sla_tolerance".into(), json!(opts.tolerance));
+    identity.insert("max_runs".into(), json!(max_runs));
+    identity.insert("sla_min_value".into(), json!(opts.min_value));
+    identity.insert("sla_max_value".into(), json!(opts.max_value));
+    with_experiment(
+        &prepared,
+        "serve-sla",
+        identity,
+        || execute(&prepared, &plan, &opts, sets, max_runs),
+        |o: &SweepOutcome| !o.failures.is_empty(),
+    )
+}
+
+fn sla_file(comb: &Combination, set: &CriteriaSet) -> PathBuf {
+    comb.dir
+        .join(sanitize_component(&format!("SLA--{}.json", set.text())))
+}
+
+fn execute(
+    prepared: &Prepared,
+    plan: &Plan,
+    opts: &SlaOptions,
+    sets: Vec<CriteriaSet>,
+    max_runs: u32,
+) -> Result<SweepOutcome> {
+    let dir = &prepared.experiment_dir;
+    let ui = Ui::new_unbounded();
+    ui.line(&format!(
+        "llmsweep: SLA search of {} over {} combinations × {} criteria sets; results in {}",
+        opts.variable.key(),
+        plan.num_combinations(),
+        sets.len(),
+        dir.display()
+    ));
+    let ctx = Ctx {
+        prepared,
+        opts,
+        sets,
+        settings: BenchSettings {
+            bench_cmd: prepared.cmds.bench.clone(),
+            show_stdout: prepared.opts.show_stdout,
+            continue_on_error: prepared.opts.continue_on_error,
+        },
+        max_runs,
+        ui: &ui,
+    };
+    let needs: Vec<bool> = plan
+        .servers
+        .iter()
+        .map(|sp| {
+            sp.combinations
+                .iter()
+                .any(|c| ctx.sets.iter().any(|s| !sla_file(c, s).exists()))
+        })
+        .collect();
+    let mut results: HashMap<(usize, usize, usize), SearchResult> = HashMap::new();
+    let mut hints: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut failures = Vec::new();
+    let mut search_failures = Vec::new();
+    for_each_server(
+        prepared,
+        plan,
+        &ui,
+        &mut failures,
+        |sp| needs[sp.serve_index],
+        |server, sp| {
+            for comb in &sp.combinations {
+                for (k, set) in ctx.sets.iter().enumerate() {
+                    let hint = hints.get(&(comb.bench_index, k)).copied();
+                    match search(&ctx, Some(&mut *server), &sp.serve, comb, set, hint) {
+                        Ok(r) => {
+                            if let Some(v) = r.entry.get("value").and_then(as_number) {
+                                hints.insert((comb.bench_index, k), v);
+                            }
+                            results.insert((sp.serve_index, comb.bench_index, k), r);
+                        }
+                        Err(RunError::Failed(f)) if ctx.settings.continue_on_error => {
+                            ui.line(&format!(
+                                "  SLA search FAILED: {}",
+                                f.message.lines().next().unwrap_or("")
+                            ));
+                            search_failures.push(format!(
+                                "{} × {}: {}",
+                                display_name(&comb.dir),
+                                set.text(),
+                                f.message.lines().next().unwrap_or("")
+                            ));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    // Searches finished by earlier invocations replay from their results on disk.
+    for sp in plan.servers.iter().filter(|sp| !needs[sp.serve_index]) {
+        for comb in &sp.combinations {
+            for (k, set) in ctx.sets.iter().enumerate() {
+                let hint = hints.get(&(comb.bench_index, k)).copied();
+                let r = search(&ctx, None, &sp.serve, comb, set, hint).map_err(|e| {
+                    anyhow::anyhow!("replaying {} from disk: {e}", display_name(&comb.dir))
+                })?;
+                if let Some(v) = r.entry.get("value").and_then(as_number) {
+                    hints.insert((comb.bench_index, k), v);
+                }
+                results.insert((sp.serve_index, comb.bench_index, k), r);
+            }
+        }
+    }
+    ui.finish();
+    failures.extend(search_failures);
+    // In plan order.
+    let mut ordered = Vec::new();
+    for sp in &plan.servers {
+        for comb in &sp.combinations {
+            for k in 0..ctx.sets.len() {
+                if let Some(r) = results.remove(&(sp.serve_index, comb.bench_index, k)) {
+                    ordered.push(r);
+                }
+            }
+        }
+    }
+    write_results(dir, &ordered)?;
+    let all_runs = all_value_runs(plan, opts.variable);
+    let summary_csv = write_summary_csv(dir, &all_runs)?;
+    Ok(SweepOutcome {
+        experiment_dir: dir.clone(),
+        dry_run: false,
+        rows: Vec::new(),
+        failures,
+        summary_csv,
+        tables: vec![results_table(&ordered)],
+    })
+}
+
+/// Every run of every value folder, each once, in plan order.
+fn all_value_runs(plan: &Plan, var: SlaVariable) -> Vec<Record> {
+    let mut out = Vec::new();
+    for comb in plan.servers.iter().flat_map(|s| &s.combinations) {
+        let Ok(entries) = std::fs::read_dir(&comb.dir) else {
+            continue;
+        };
+        let mut dirs: Vec<(f64, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let v = name
+                    .strip_prefix(&format!("{}=", var.key()))?
+                    .parse::<f64>()
+                    .ok()?;
+                Some((v, e.path()))
+            })
+            .collect();
+        dirs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, d) in dirs {
+            out.extend(completed_runs(&d).unwrap_or_default());
+        }
+    }
+    out
+}

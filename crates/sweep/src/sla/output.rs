@@ -1,0 +1,193 @@
+//! What an SLA sweep writes and prints besides the runs: `sla_results.json`,
+//! `sla_results.csv`, the final table, and the dry-run plan.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+
+use llmsweep_core::layout::write_atomic;
+use llmsweep_core::pyfmt::py_str;
+use llmsweep_core::record::{Record, summary_csv, to_json_pretty};
+
+use super::criteria::CriteriaSet;
+use super::{SearchResult, SlaOptions, SlaVariable};
+use crate::options::Prepared;
+use crate::plan::Plan;
+use crate::process::quote_cmd;
+use crate::runner::bench_command;
+use crate::session::serve_label;
+
+/// The results file at the experiment root.
+pub const SLA_RESULTS_JSON: &str = "sla_results.json";
+/// The same, one row per search.
+pub const SLA_RESULTS_CSV: &str = "sla_results.csv";
+
+/// Write `sla_results.json` and `sla_results.csv`.
+pub(super) fn write_results(dir: &Path, results: &[SearchResult]) -> Result<()> {
+    let list = Value::Array(
+        results
+            .iter()
+            .map(|r| Value::Object(r.entry.clone()))
+            .collect(),
+    );
+    let path = dir.join(SLA_RESULTS_JSON);
+    write_atomic(&path, to_json_pretty(&list).as_bytes())
+        .with_context(|| format!("cannot write '{}'", path.display()))?;
+    let rows: Vec<Record> = results
+        .iter()
+        .map(|r| {
+            let e = &r.entry;
+            let mut row = Record::new();
+            for key in [
+                "combination",
+                "criteria_text",
+                "sla_variable",
+                "value",
+                "verdict",
+                "reached_max",
+                "converged",
+                "steps",
+                "runs",
+            ] {
+                row.insert(key.into(), e.get(key).cloned().unwrap_or(Value::Null));
+            }
+            if let Some(Value::Object(m)) = e.get("metrics") {
+                for (k, v) in m {
+                    row.insert(k.clone(), v.clone());
+                }
+            }
+            let path: Vec<String> = match e.get("path") {
+                Some(Value::Array(steps)) => steps
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}:{}",
+                            py_str(&s["value"]),
+                            s["verdict"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            row.insert("path".into(), json!(path.join(" ")));
+            row
+        })
+        .collect();
+    let path = dir.join(SLA_RESULTS_CSV);
+    write_atomic(&path, summary_csv(&rows).as_bytes())
+        .with_context(|| format!("cannot write '{}'", path.display()))
+}
+
+/// The final table: one row per search.
+pub(super) fn results_table(results: &[SearchResult]) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "combination",
+        "criteria",
+        "variable",
+        "largest passing value",
+        "verdict",
+        "steps",
+        "runs",
+    ]);
+    for r in results {
+        let e = &r.entry;
+        let value = match e.get("value") {
+            Some(Value::Null) | None => "none passes".to_string(),
+            Some(v) => {
+                let mut s = py_str(v);
+                if e.get("reached_max") == Some(&Value::Bool(true)) {
+                    s.push_str(" (the maximum)");
+                }
+                s
+            }
+        };
+        table.add_row(vec![
+            Cell::new(py_str(&e["combination"])),
+            Cell::new(py_str(&e["criteria_text"])),
+            Cell::new(py_str(&e["sla_variable"])),
+            Cell::new(value).set_alignment(CellAlignment::Right),
+            Cell::new(py_str(&e["verdict"])),
+            Cell::new(py_str(&e["steps"])).set_alignment(CellAlignment::Right),
+            Cell::new(py_str(&e["runs"])).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    let total: u64 = results
+        .iter()
+        .filter_map(|r| r.entry.get("runs").and_then(Value::as_u64))
+        .sum();
+    format!(
+        "{table}\nBenchmark runs over all searches (a run shared by criteria sets counts once per search): {total}"
+    )
+}
+
+/// Print the plan of an SLA sweep without running anything.
+pub(super) fn print_dry_run(
+    prepared: &Prepared,
+    plan: &Plan,
+    opts: &SlaOptions,
+    sets: &[CriteriaSet],
+) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let var = opts.variable;
+    writeln!(out, "Dry run: nothing is started or written.")?;
+    writeln!(
+        out,
+        "Experiment folder: {}",
+        prepared.experiment_dir.display()
+    )?;
+    writeln!(
+        out,
+        "SLA criteria sets: {}",
+        sets.iter()
+            .map(CriteriaSet::text)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    )?;
+    for (i, sp) in plan.servers.iter().enumerate() {
+        let argv = sp.serve.apply_to_cmd(&prepared.cmds.serve);
+        writeln!(
+            out,
+            "\n[server {}/{}] {}",
+            i + 1,
+            plan.servers.len(),
+            serve_label(&sp.serve)
+        )?;
+        writeln!(out, "  $ {}", quote_cmd(&argv))?;
+        for comb in &sp.combinations {
+            let max = match var {
+                SlaVariable::MaxConcurrency => opts.max_value.unwrap_or_else(|| {
+                    crate::commands::dataset_size(&comb.bench, &prepared.cmds.bench) as f64
+                }),
+                SlaVariable::RequestRate => opts.max_value.unwrap_or(f64::INFINITY),
+            };
+            let min = opts.min_value.unwrap_or(1.0);
+            writeln!(out, "  [combination] {}", comb.dir.display())?;
+            writeln!(
+                out,
+                "    searches {} in [{}, {}]; the first runs, at the largest value:",
+                var.key(),
+                var.text(min),
+                var.text(max)
+            )?;
+            let first = comb.bench.with(var.key(), var.json(max));
+            let dir = comb.dir.join(format!("{}={}", var.key(), var.text(max)));
+            for run in 0..prepared.opts.num_runs {
+                writeln!(
+                    out,
+                    "    run {run} $ {}",
+                    quote_cmd(&bench_command(
+                        &prepared.cmds.bench,
+                        &first,
+                        &dir.join(llmsweep_core::layout::run_file_name(run))
+                    ))
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
