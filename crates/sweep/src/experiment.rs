@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use llmsweep_core::layout::write_atomic;
 use llmsweep_core::record::{read_json, to_json_pretty};
 
+use crate::shard::Shard;
+
 /// The file llmsweep keeps at the experiment root.
 pub const EXPERIMENT_JSON: &str = "experiment.json";
 
@@ -89,69 +91,93 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Where a shard keeps the record of its own invocations (the shared `experiment.json`
+/// is written once and only read afterwards, so that shards never race on it).
+pub fn shard_record(dir: &Path, shard: Shard) -> std::path::PathBuf {
+    dir.join(".llmsweep")
+        .join(format!("shard-{}.json", shard.index))
+}
+
 /// Create `experiment.json` in a new experiment, or check it against a resumed one (a
 /// folder made by vLLM's own sweep has none: it is then written). `extra` holds
 /// descriptive fields that may change between invocations (resolved commands…). Creation
-/// is atomic and happens once: concurrent shards see the first writer's file and check it.
+/// is atomic and happens once: concurrent shards see the first writer's file and check it;
+/// a shard records its invocation in its own file ([`shard_record`]).
 pub fn open_experiment(
     dir: &Path,
     identity: &ExperimentIdentity,
     extra: Map<String, Value>,
     argv: &[String],
-) -> Result<Map<String, Value>> {
+    shard: Option<Shard>,
+) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the experiment folder '{}'", dir.display()))?;
     let path = dir.join(EXPERIMENT_JSON);
     let now = chrono::Local::now().to_rfc3339();
-    let invocation =
-        json!({"argv": argv, "started_at": now, "hostname": hostname(), "pid": std::process::id()});
-    if path.exists() {
-        let recorded = match read_json(&path)? {
-            Value::Object(m) => m,
-            _ => bail!(
-                "'{}' is not a JSON object; was it written by llmsweep?",
-                path.display()
-            ),
-        };
-        let diffs = identity.differences(&recorded);
-        if !diffs.is_empty() {
-            bail!(
-                "cannot resume '{}': it was started with other settings:\n  {}\nResume with the same settings, or start a new experiment with another -e/--experiment-name",
-                dir.display(),
-                diffs.join("\n  ")
-            );
+    let invocation = json!({"argv": argv, "started_at": now, "hostname": hostname(), "pid": std::process::id(), "shard": shard.map(|s| s.to_string())});
+    if !path.exists() {
+        let mut doc = Map::new();
+        doc.insert("llmsweep_version".into(), json!(env!("CARGO_PKG_VERSION")));
+        doc.insert("kind".into(), json!(identity.kind));
+        for (k, v) in &identity.settings {
+            doc.insert(k.clone(), v.clone());
         }
-        let mut doc = recorded;
-        for (k, v) in extra {
+        doc.insert(
+            "identity_keys".into(),
+            json!(identity.settings.keys().collect::<Vec<_>>()),
+        );
+        for (k, v) in extra.clone() {
             doc.insert(k, v);
         }
-        push_invocation(&mut doc, invocation);
+        doc.insert("hostname".into(), json!(hostname()));
+        doc.insert("started_at".into(), json!(now));
         doc.insert("finished_at".into(), Value::Null);
-        write_atomic(
-            &path,
-            to_json_pretty(&Value::Object(doc.clone())).as_bytes(),
-        )
-        .with_context(|| format!("cannot write '{}'", path.display()))?;
-        return Ok(doc);
+        let invocations = if shard.is_some() {
+            json!([])
+        } else {
+            json!([invocation.clone()])
+        };
+        doc.insert("invocations".into(), invocations);
+        let created = create_once(&path, to_json_pretty(&Value::Object(doc)).as_bytes())?;
+        if created && shard.is_none() {
+            return Ok(());
+        }
     }
-    let mut doc = Map::new();
-    doc.insert("llmsweep_version".into(), json!(env!("CARGO_PKG_VERSION")));
-    doc.insert("kind".into(), json!(identity.kind));
-    for (k, v) in &identity.settings {
-        doc.insert(k.clone(), v.clone());
+    // An existing experiment (or another shard created it first): the settings must match.
+    let recorded = match read_json(&path)? {
+        Value::Object(m) => m,
+        _ => bail!(
+            "'{}' is not a JSON object; was it written by llmsweep?",
+            path.display()
+        ),
+    };
+    let diffs = identity.differences(&recorded);
+    if !diffs.is_empty() {
+        bail!(
+            "cannot {} '{}': it was started with other settings:\n  {}\nUse the same settings, or start a new experiment with another -e/--experiment-name",
+            if shard.is_some() { "join" } else { "resume" },
+            dir.display(),
+            diffs.join("\n  ")
+        );
     }
+    if let Some(shard) = shard {
+        let record = shard_record(dir, shard);
+        let mut doc = match read_json(&record) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        push_invocation(&mut doc, invocation);
+        return write_atomic(&record, to_json_pretty(&Value::Object(doc)).as_bytes())
+            .with_context(|| format!("cannot write '{}'", record.display()));
+    }
+    let mut doc = recorded;
     for (k, v) in extra {
         doc.insert(k, v);
     }
-    doc.insert("hostname".into(), json!(hostname()));
-    doc.insert("started_at".into(), json!(now));
+    push_invocation(&mut doc, invocation);
     doc.insert("finished_at".into(), Value::Null);
-    doc.insert("invocations".into(), json!([invocation]));
-    create_once(
-        &path,
-        to_json_pretty(&Value::Object(doc.clone())).as_bytes(),
-    )?;
-    Ok(doc)
+    write_atomic(&path, to_json_pretty(&Value::Object(doc)).as_bytes())
+        .with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 fn push_invocation(doc: &mut Map<String, Value>, invocation: Value) {
@@ -164,28 +190,35 @@ fn push_invocation(doc: &mut Map<String, Value>, invocation: Value) {
 }
 
 /// Write `path` only if it does not exist yet, atomically: a temporary file hard-linked
-/// into place (a link fails if the target exists, even on shared file systems).
-fn create_once(path: &Path, contents: &[u8]) -> Result<()> {
+/// into place (a link fails if the target exists, even on shared file systems). Returns
+/// whether this call created it.
+fn create_once(path: &Path, contents: &[u8]) -> Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}.{}.tmp", EXPERIMENT_JSON, std::process::id()));
     std::fs::write(&tmp, contents).with_context(|| format!("cannot write '{}'", tmp.display()))?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("cannot create '{}'", path.display())),
     }
 }
 
-/// Record the end of this invocation in `experiment.json`: `finished_at` and its outcome.
-pub fn close_experiment(dir: &Path, outcome: &str) -> Result<()> {
-    let path = dir.join(EXPERIMENT_JSON);
+/// Record the end of this invocation: `finished_at` and its outcome, in `experiment.json`
+/// (or in the shard's own record).
+pub fn close_experiment(dir: &Path, outcome: &str, shard: Option<Shard>) -> Result<()> {
+    let path = match shard {
+        Some(s) => shard_record(dir, s),
+        None => dir.join(EXPERIMENT_JSON),
+    };
     let Value::Object(mut doc) = read_json(&path)? else {
         bail!("'{}' is not a JSON object", path.display());
     };
     let now = chrono::Local::now().to_rfc3339();
-    doc.insert("finished_at".into(), json!(now));
+    if shard.is_none() {
+        doc.insert("finished_at".into(), json!(now));
+    }
     if let Some(Value::Array(list)) = doc.get_mut("invocations")
         && let Some(Value::Object(last)) = list.last_mut()
     {
@@ -250,23 +283,44 @@ mod tests {
     fn resume_refuses_other_settings() {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("e");
-        open_experiment(&dir, &identity(3), Map::new(), &["llmsweep".into()]).unwrap();
-        let doc = open_experiment(
+        open_experiment(&dir, &identity(3), Map::new(), &["llmsweep".into()], None).unwrap();
+        open_experiment(
             &dir,
             &identity(3),
             Map::new(),
             &["llmsweep".into(), "--resume".into()],
+            None,
         )
         .unwrap();
+        let doc = read_json(&dir.join(EXPERIMENT_JSON)).unwrap();
         assert_eq!(doc["invocations"].as_array().unwrap().len(), 2);
-        let e = open_experiment(&dir, &identity(1), Map::new(), &[])
+        assert_eq!(doc["identity_keys"], json!(["num_runs", "serve_params"]));
+        let e = open_experiment(&dir, &identity(1), Map::new(), &[], None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("num_runs: recorded 3, now 1"), "{e}");
-        close_experiment(&dir, "completed").unwrap();
+        close_experiment(&dir, "completed", None).unwrap();
         let doc = read_json(&dir.join(EXPERIMENT_JSON)).unwrap();
         assert!(doc["finished_at"].is_string());
         assert_eq!(doc["invocations"][1]["outcome"], "completed");
+    }
+
+    #[test]
+    fn shards_share_one_record_and_keep_their_own() {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("e");
+        let s0 = Shard { index: 0, count: 2 };
+        let s1 = Shard { index: 1, count: 2 };
+        open_experiment(&dir, &identity(3), Map::new(), &["a".into()], Some(s1)).unwrap();
+        open_experiment(&dir, &identity(3), Map::new(), &["b".into()], Some(s0)).unwrap();
+        close_experiment(&dir, "completed", Some(s0)).unwrap();
+        let shared = read_json(&dir.join(EXPERIMENT_JSON)).unwrap();
+        assert_eq!(shared["invocations"], json!([]));
+        let own = read_json(&shard_record(&dir, s0)).unwrap();
+        assert_eq!(own["invocations"][0]["argv"], json!(["b"]));
+        assert_eq!(own["invocations"][0]["outcome"], "completed");
+        let e = open_experiment(&dir, &identity(2), Map::new(), &[], Some(s1)).unwrap_err();
+        assert!(e.to_string().contains("cannot join"), "{e}");
     }
 
     #[test]

@@ -8,14 +8,19 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::shard::Shard;
 use crate::signals::group_alive;
 
-fn record_file(experiment_dir: &Path) -> PathBuf {
-    experiment_dir.join(".llmsweep").join("servers")
+fn record_file(experiment_dir: &Path, shard: Option<Shard>) -> PathBuf {
+    let name = match shard {
+        Some(s) => format!("servers-shard-{}", s.index),
+        None => "servers".to_string(),
+    };
+    experiment_dir.join(".llmsweep").join(name)
 }
 
-fn read(experiment_dir: &Path) -> Vec<(i32, String)> {
-    std::fs::read_to_string(record_file(experiment_dir))
+fn read(experiment_dir: &Path, shard: Option<Shard>) -> Vec<(i32, String)> {
+    std::fs::read_to_string(record_file(experiment_dir, shard))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
@@ -25,39 +30,40 @@ fn read(experiment_dir: &Path) -> Vec<(i32, String)> {
         .collect()
 }
 
-fn write(experiment_dir: &Path, entries: &[(i32, String)]) {
+fn write(experiment_dir: &Path, shard: Option<Shard>, entries: &[(i32, String)]) {
     let text: String = entries
         .iter()
         .map(|(p, prog)| format!("{p}\t{prog}\n"))
         .collect();
-    let _ = llmsweep_core::layout::write_atomic(&record_file(experiment_dir), text.as_bytes());
+    let _ =
+        llmsweep_core::layout::write_atomic(&record_file(experiment_dir, shard), text.as_bytes());
 }
 
 /// Record a started server's process group.
-pub fn remember(experiment_dir: &Path, pgid: i32, program: &str) {
-    let mut entries = read(experiment_dir);
+pub fn remember(experiment_dir: &Path, shard: Option<Shard>, pgid: i32, program: &str) {
+    let mut entries = read(experiment_dir, shard);
     entries.push((pgid, program.to_string()));
-    write(experiment_dir, &entries);
+    write(experiment_dir, shard, &entries);
 }
 
 /// Forget a server that was stopped.
-pub fn forget(experiment_dir: &Path, pgid: i32) {
-    let mut entries = read(experiment_dir);
+pub fn forget(experiment_dir: &Path, shard: Option<Shard>, pgid: i32) {
+    let mut entries = read(experiment_dir, shard);
     entries.retain(|(p, _)| *p != pgid);
-    write(experiment_dir, &entries);
+    write(experiment_dir, shard, &entries);
 }
 
 /// Stop recorded server groups that are still alive and still run the recorded program (a
 /// reused pid is left alone). Returns a message per group stopped.
-pub fn stop_leftovers(experiment_dir: &Path) -> Vec<String> {
+pub fn stop_leftovers(experiment_dir: &Path, shard: Option<Shard>) -> Vec<String> {
     let mut messages = Vec::new();
-    for (pgid, program) in read(experiment_dir) {
+    for (pgid, program) in read(experiment_dir, shard) {
         if group_alive(pgid) && group_runs(pgid, &program) {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
             messages.push(format!("stopped a server left running by an earlier invocation (process group {pgid}, {program})"));
         }
     }
-    write(experiment_dir, &[]);
+    write(experiment_dir, shard, &[]);
     messages
 }
 

@@ -31,6 +31,7 @@ pub mod search;
 pub mod serve;
 pub mod server;
 pub mod session;
+pub mod shard;
 pub mod signals;
 pub mod sla;
 pub mod workload;

@@ -14,6 +14,7 @@ use crate::commands::Commands;
 use crate::experiment::{ExperimentIdentity, check_experiment_dir, default_experiment_name};
 use crate::plan::{LinkVar, parse_link_vars};
 use crate::process::quote_cmd;
+use crate::shard::Shard;
 
 /// Options of `llmsweep serve` (and the base of serve-sla / serve-workload), as given.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct SweepOptions {
     pub exe: PathBuf,
     /// The command line as typed (for the resume hint and the record).
     pub argv: Vec<String>,
+    /// This process's shard of the sweep (`--shard`, or a job array's environment).
+    pub shard: Option<Shard>,
 }
 
 /// Options checked and loaded.
@@ -111,7 +114,13 @@ impl Prepared {
             .experiment_name
             .clone()
             .unwrap_or_else(default_experiment_name);
-        let experiment_dir = if opts.dry_run {
+        if opts.shard.is_some() && opts.experiment_name.is_none() {
+            bail!(
+                "a shard needs -e/--experiment-name, so that every shard writes into the same experiment"
+            );
+        }
+        // Shards join one experiment: it may exist already, and their runs resume.
+        let experiment_dir = if opts.dry_run || opts.shard.is_some() {
             opts.output_dir.join(&experiment_name)
         } else {
             check_experiment_dir(&opts.output_dir, &experiment_name, opts.resume)?
@@ -184,6 +193,47 @@ impl Prepared {
             argv.push(self.experiment_name.clone());
         }
         quote_cmd(&argv)
+    }
+
+    /// `summary.csv`, or `summary-shard-K.csv` for a shard.
+    pub fn summary_csv_name(&self) -> String {
+        match self.opts.shard {
+            Some(s) => s.summary_csv(),
+            None => llmsweep_core::layout::SUMMARY_CSV.to_string(),
+        }
+    }
+
+    /// A root-level result file's name, shard-specific for a shard.
+    pub fn root_file_name(&self, name: &str) -> String {
+        match self.opts.shard {
+            Some(s) => s.file(name),
+            None => name.to_string(),
+        }
+    }
+
+    /// True when this invocation continues earlier work (`--resume`, or a shard).
+    pub fn resuming(&self) -> bool {
+        self.opts.resume || self.opts.shard.is_some()
+    }
+
+    /// For a shard, a line saying which serve items it owns in `plan` (already filtered).
+    pub fn shard_line(&self, plan: &crate::plan::Plan) -> Option<String> {
+        let shard = self.opts.shard?;
+        let items: Vec<String> = plan
+            .servers
+            .iter()
+            .map(|s| s.serve_index.to_string())
+            .collect();
+        Some(format!(
+            "Shard {shard}: serve items {} of {} ({} combinations)",
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                items.join(", ")
+            },
+            self.serve_params.len(),
+            plan.num_combinations()
+        ))
     }
 
     /// The server log file for a serve item.

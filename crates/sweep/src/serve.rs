@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-use llmsweep_core::layout::{SUMMARY_CSV, WARMUP_FILE, run_file_name, write_atomic};
+use llmsweep_core::layout::{WARMUP_FILE, run_file_name, write_atomic};
 use llmsweep_core::record::{Record, summary_csv};
 
 use crate::options::{Prepared, SweepOptions};
@@ -71,6 +71,10 @@ pub fn prepare_plan(opts: SweepOptions) -> Result<(Prepared, Plan)> {
             "--link-vars '{}' leaves no (serve, bench) combination to run",
             prepared.opts.link_vars
         );
+    }
+    let mut plan = plan;
+    if let Some(shard) = prepared.opts.shard {
+        plan.servers.retain(|sp| shard.owns(sp.serve_index));
     }
     Ok((prepared, plan))
 }
@@ -192,7 +196,7 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
         .iter()
         .flat_map(|r| r.records.iter().cloned())
         .collect();
-    let summary_csv = write_summary_csv(dir, &all_records)?;
+    let summary_csv = write_summary_csv(prepared, &all_records)?;
     Ok(SweepOutcome {
         experiment_dir: dir.clone(),
         dry_run: false,
@@ -203,12 +207,13 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
     })
 }
 
-/// Write `summary.csv` at the experiment root (pandas' layout), if there are runs.
-pub fn write_summary_csv(dir: &Path, records: &[Record]) -> Result<Option<PathBuf>> {
+/// Write `summary.csv` (or a shard's `summary-shard-K.csv`) at the experiment root
+/// (pandas' layout), if there are runs.
+pub fn write_summary_csv(prepared: &Prepared, records: &[Record]) -> Result<Option<PathBuf>> {
     if records.is_empty() {
         return Ok(None);
     }
-    let path = dir.join(SUMMARY_CSV);
+    let path = prepared.experiment_dir.join(prepared.summary_csv_name());
     write_atomic(&path, summary_csv(records).as_bytes())
         .with_context(|| format!("cannot write '{}'", path.display()))?;
     Ok(Some(path))
@@ -225,6 +230,9 @@ fn print_dry_run(prepared: &Prepared, plan: &Plan) -> Result<()> {
         "Experiment folder: {}",
         prepared.experiment_dir.display()
     )?;
+    if let Some(line) = prepared.shard_line(plan) {
+        writeln!(out, "{line}")?;
+    }
     for (i, sp) in plan.servers.iter().enumerate() {
         let argv = sp.serve.apply_to_cmd(&prepared.cmds.serve);
         writeln!(

@@ -33,6 +33,7 @@ pub fn with_experiment<T>(
     failed: impl Fn(&T) -> bool,
 ) -> Result<T> {
     let dir = prepared.experiment_dir.clone();
+    let shard = prepared.opts.shard;
     signals::install().context("cannot install signal handlers")?;
     signals::set_resume_hint(prepared.resume_command());
     open_experiment(
@@ -40,28 +41,30 @@ pub fn with_experiment<T>(
         &prepared.identity(kind, identity_extra),
         prepared.description(),
         &prepared.opts.argv,
+        shard,
     )?;
-    if prepared.opts.resume {
-        clean_stale_temp_files(&dir);
-        for msg in leftovers::stop_leftovers(&dir) {
+    if prepared.resuming() {
+        // Other shards may be writing now: only a plain resume sweeps temporary files.
+        if shard.is_none() {
+            clean_stale_temp_files(&dir);
+        }
+        for msg in leftovers::stop_leftovers(&dir, shard) {
             eprintln!("llmsweep: {msg}");
         }
     }
     match body() {
         Ok(outcome) => {
-            close_experiment(
-                &dir,
-                if failed(&outcome) {
-                    "completed with failures"
-                } else {
-                    "completed"
-                },
-            )?;
+            let text = if failed(&outcome) {
+                "completed with failures"
+            } else {
+                "completed"
+            };
+            close_experiment(&dir, text, shard)?;
             Ok(outcome)
         }
         Err(_) if signals::interrupted() => signals::wait_for_shutdown(),
         Err(e) => {
-            let _ = close_experiment(&dir, &format!("stopped: {e:#}"));
+            let _ = close_experiment(&dir, &format!("stopped: {e:#}"), shard);
             Err(e.context(format!(
                 "the sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
                 prepared.resume_command()
@@ -107,7 +110,7 @@ pub fn for_each_server(
         let pgid = server.pid();
         let result = body(&mut server, sp);
         server.stop();
-        leftovers::forget(&prepared.experiment_dir, pgid);
+        leftovers::forget(&prepared.experiment_dir, prepared.opts.shard, pgid);
         match result {
             Ok(()) => {}
             Err(RunError::ServerDied(failure)) => {
@@ -154,7 +157,14 @@ pub fn start_server(
         after,
         prepared.opts.show_stdout,
         Duration::from_secs(prepared.opts.server_ready_timeout_s),
-        |pgid| leftovers::remember(&prepared.experiment_dir, pgid, &argv[0]),
+        |pgid| {
+            leftovers::remember(
+                &prepared.experiment_dir,
+                prepared.opts.shard,
+                pgid,
+                &argv[0],
+            )
+        },
     )
     .map_err(fail)?;
     ui.line(&format!(

@@ -303,7 +303,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         .iter()
         .flat_map(|r| r.records.iter().cloned())
         .collect();
-    let summary_csv = write_summary_csv(dir, &all)?;
+    let summary_csv = write_summary_csv(prepared, &all)?;
     Ok(SweepOutcome {
         experiment_dir: dir.clone(),
         dry_run: false,
@@ -323,6 +323,9 @@ fn print_dry_run(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Re
         "Experiment folder: {}",
         prepared.experiment_dir.display()
     )?;
+    if let Some(line) = prepared.shard_line(plan) {
+        writeln!(out, "{line}")?;
+    }
     for (i, sp) in plan.servers.iter().enumerate() {
         writeln!(
             out,

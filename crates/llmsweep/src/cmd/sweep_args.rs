@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use llmsweep_sweep::options::SweepOptions;
 use llmsweep_sweep::progress::results_table;
 use llmsweep_sweep::serve::SweepOutcome;
+use llmsweep_sweep::shard::Shard;
 
 /// Flags shared by `serve`, `serve-sla` and `serve-workload`, with vLLM's names and
 /// defaults.
@@ -70,6 +71,15 @@ pub struct SweepArgs {
     /// Continue an existing experiment: finished runs are kept, only what is missing runs.
     #[arg(long)]
     pub resume: bool,
+    /// Run shard K of N (0-based): the serve items i with i mod N = K. Without it, a Slurm
+    /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
+    /// with --num-shards) picks its shard. Shards share one experiment folder.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The number of shards, for JOB_COMPLETION_INDEX (Kubernetes) or a Slurm array
+    /// without SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "N")]
+    pub num_shards: Option<u32>,
 }
 
 impl SweepArgs {
@@ -94,6 +104,9 @@ impl SweepArgs {
             resume: self.resume,
             exe: std::env::current_exe().context("cannot find llmsweep's own executable")?,
             argv: std::env::args().collect(),
+            shard: Shard::resolve(self.shard.as_deref(), self.num_shards, |k| {
+                std::env::var(k).ok()
+            })?,
         })
     }
 }

@@ -12,7 +12,7 @@ pub mod criteria;
 mod measure;
 mod output;
 
-pub use output::{SLA_RESULTS_CSV, SLA_RESULTS_JSON};
+pub use output::{SLA_RESULTS_CSV, SLA_RESULTS_JSON, write_sla_results};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -266,9 +266,9 @@ fn execute(
             }
         }
     }
-    write_results(dir, &ordered)?;
+    write_results(prepared, &ordered)?;
     let all_runs = all_value_runs(plan, opts.variable);
-    let summary_csv = write_summary_csv(dir, &all_runs)?;
+    let summary_csv = write_summary_csv(prepared, &all_runs)?;
     Ok(SweepOutcome {
         experiment_dir: dir.clone(),
         dry_run: false,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use llmsweep_core::layout::write_atomic;
 use llmsweep_core::pyfmt::py_str;
@@ -25,20 +25,31 @@ pub const SLA_RESULTS_JSON: &str = "sla_results.json";
 pub const SLA_RESULTS_CSV: &str = "sla_results.csv";
 
 /// Write `sla_results.json` and `sla_results.csv`.
-pub(super) fn write_results(dir: &Path, results: &[SearchResult]) -> Result<()> {
-    let list = Value::Array(
-        results
-            .iter()
-            .map(|r| Value::Object(r.entry.clone()))
-            .collect(),
-    );
-    let path = dir.join(SLA_RESULTS_JSON);
-    write_atomic(&path, to_json_pretty(&list).as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))?;
-    let rows: Vec<Record> = results
+pub(super) fn write_results(prepared: &Prepared, results: &[SearchResult]) -> Result<()> {
+    let entries: Vec<Map<String, Value>> = results.iter().map(|r| r.entry.clone()).collect();
+    write_sla_results(
+        &prepared
+            .experiment_dir
+            .join(prepared.root_file_name(SLA_RESULTS_JSON)),
+        &prepared
+            .experiment_dir
+            .join(prepared.root_file_name(SLA_RESULTS_CSV)),
+        &entries,
+    )
+}
+
+/// Write SLA answers (one object per search) as JSON and as a CSV row per search.
+pub fn write_sla_results(
+    json_path: &Path,
+    csv_path: &Path,
+    entries: &[Map<String, Value>],
+) -> Result<()> {
+    let list = Value::Array(entries.iter().cloned().map(Value::Object).collect());
+    write_atomic(json_path, to_json_pretty(&list).as_bytes())
+        .with_context(|| format!("cannot write '{}'", json_path.display()))?;
+    let rows: Vec<Record> = entries
         .iter()
-        .map(|r| {
-            let e = &r.entry;
+        .map(|e| {
             let mut row = Record::new();
             for key in [
                 "combination",
@@ -75,9 +86,8 @@ pub(super) fn write_results(dir: &Path, results: &[SearchResult]) -> Result<()> 
             row
         })
         .collect();
-    let path = dir.join(SLA_RESULTS_CSV);
-    write_atomic(&path, summary_csv(&rows).as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))
+    write_atomic(csv_path, summary_csv(&rows).as_bytes())
+        .with_context(|| format!("cannot write '{}'", csv_path.display()))
 }
 
 /// The final table: one row per search.
@@ -140,6 +150,9 @@ pub(super) fn print_dry_run(
         "Experiment folder: {}",
         prepared.experiment_dir.display()
     )?;
+    if let Some(line) = prepared.shard_line(plan) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(
         out,
         "SLA criteria sets: {}",
