@@ -12,7 +12,8 @@
 //! - [`server`], [`http`]: start a server, wait for `/health`, reset caches, stop it;
 //! - [`runner`]: one benchmark run and one combination's runs, annotated and resumable;
 //! - [`experiment`], [`options`]: the experiment folder and `experiment.json`;
-//! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table.
+//! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table;
+//! - [`startup`]: `llmsweep bench startup` and `llmsweep startup` (server start-up time).
 
 pub mod commands;
 pub mod experiment;
@@ -26,3 +27,4 @@ pub mod runner;
 pub mod serve;
 pub mod server;
 pub mod signals;
+pub mod startup;
