@@ -120,6 +120,35 @@ pub fn resolve_server(
     Ok(ResolvedServer { argv, base, note })
 }
 
+/// The start of a cold start's cache folder name in the temporary folder; the pid of the
+/// process that made it follows.
+const COLD_CACHE_PREFIX: &str = "llmsweep_startup_cold_";
+
+/// Remove cold-start cache folders that an interrupted `bench startup` left in `temp_dir`
+/// (a signal ends the process before it can remove them): those whose maker is gone.
+pub fn clean_stale_cold_caches(temp_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(COLD_CACHE_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if gone && pid > 0 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The environment of a cold start: fresh cache folders under `root`.
 pub fn cold_cache_env(root: &Path) -> Vec<(&'static str, String)> {
     let inductor = root.join("torchinductor");
@@ -199,6 +228,7 @@ pub fn run_bench_startup(opts: BenchStartupOptions) -> Result<BenchStartupReport
         (None, None) => unreachable!("one of the two is set above"),
     };
     signals::install().context("cannot install signal handlers")?;
+    clean_stale_cold_caches(&std::env::temp_dir());
     eprintln!(
         "llmsweep bench startup: $ {}\n  ready when GET {} answers 200 (timeout {} s); server logs in {}",
         quote_cmd(&server.argv),
@@ -265,7 +295,7 @@ fn measure_all(
                 if opts.fresh_cold_cache {
                     Some(
                         tempfile::Builder::new()
-                            .prefix("llmsweep_startup_cold_")
+                            .prefix(&format!("{COLD_CACHE_PREFIX}{}_", std::process::id()))
                             .tempdir()
                             .context("cannot create a fresh cache folder for a cold start")?,
                     )
@@ -414,6 +444,23 @@ mod tests {
         assert!(e.to_string().contains("--serve-cmd"), "{e}");
         let e = resolve_server(Some("x"), Some("localhost:1"), &exe(), || Ok(1)).unwrap_err();
         assert!(e.to_string().contains("--server-url"), "{e}");
+    }
+
+    #[test]
+    fn stale_cold_caches_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let stale = temp
+            .path()
+            .join(format!("{COLD_CACHE_PREFIX}2147483646_abc"));
+        let ours = temp
+            .path()
+            .join(format!("{COLD_CACHE_PREFIX}{}_abc", std::process::id()));
+        let other = temp.path().join("llmsweep_startup_cold_notapid");
+        for d in [&stale, &ours, &other] {
+            std::fs::create_dir_all(d.join("torch_compile_cache")).unwrap();
+        }
+        clean_stale_cold_caches(temp.path());
+        assert!(!stale.exists() && ours.exists() && other.exists());
     }
 
     #[test]
