@@ -21,7 +21,9 @@
 //! - [`compile_log`]: compilation and CUDA-graph times from a server's log;
 //! - [`result`]: the result JSON (vLLM's keys and ours) and the console summary;
 //! - [`stats`]: numpy's mean and linear percentiles;
-//! - [`command`]: a run's command in the sweep (supported keys, `--output-json`);
+//! - [`command`]: a run's command in the sweep (serve items inside `--serve-cmd`,
+//!   `--output-json`);
+//! - [`plan`]: the sweep's items (supported keys, `--strict-params`) and combinations;
 //! - [`sweep`]: `llmsweep startup` — layout, resume, dry run, summaries.
 
 pub mod bench;
@@ -29,6 +31,7 @@ pub mod command;
 pub mod compile_log;
 pub mod first_token;
 pub mod iteration;
+pub mod plan;
 pub mod result;
 pub mod stats;
 pub mod sweep;

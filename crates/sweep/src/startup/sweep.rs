@@ -21,8 +21,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Map, Value, json};
 
-use llmsweep_core::layout::{combination_dir, run_file_name, write_atomic};
-use llmsweep_core::params::{ParamItem, ParamSweep};
+use llmsweep_core::layout::{run_file_name, write_atomic};
+use llmsweep_core::params::ParamSweep;
 use llmsweep_core::record::{Record, parse_json_lenient, read_json, to_json_pretty};
 
 use crate::commands::split_cmd;
@@ -36,9 +36,8 @@ use crate::runner::{annotate, completed_runs, display_name, existing_result, sum
 use crate::serve::write_summary_csv;
 use crate::signals;
 
-use super::command::{
-    StartupCommand, StartupKind, check_template, learn_supported_keys, sets_output_json,
-};
+use super::command::{StartupCommand, StartupKind, check_template, learn_supported_keys};
+use super::plan::{Combination, filter_items, plan};
 
 /// Lines of a startup command's output quoted when it fails.
 const OUTPUT_TAIL_LINES: usize = 30;
@@ -94,14 +93,6 @@ pub struct StartupSweepOutcome {
     pub rows: Vec<StartupRow>,
     /// The experiment's `summary.csv`.
     pub summary_csv: Option<PathBuf>,
-}
-
-/// One serve × startup combination.
-#[derive(Debug, Clone, PartialEq)]
-struct Combination {
-    serve: ParamItem,
-    startup: ParamItem,
-    dir: PathBuf,
 }
 
 /// Everything checked and loaded before anything runs.
@@ -169,6 +160,15 @@ fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
     }
     let serve_items = ParamSweep::load(opts.serve_params.as_deref())?;
     let startup_items = ParamSweep::load(opts.startup_params.as_deref())?;
+    let experiment_name = opts
+        .experiment_name
+        .clone()
+        .unwrap_or_else(default_experiment_name);
+    let experiment_dir = if opts.dry_run {
+        opts.output_dir.join(&experiment_name)
+    } else {
+        check_experiment_dir(&opts.output_dir, &experiment_name, opts.resume)?
+    };
     let argv = match &opts.startup_cmd {
         Some(c) => split_cmd("--startup-cmd", c)?,
         None => vec![
@@ -191,7 +191,18 @@ fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
         supported,
     };
     check_template(&template)?;
-    let program = quote_cmd(&template.argv[..template.argv.len().min(3)]);
+    // How messages name the command: its words up to the first flag.
+    let program = match template.kind {
+        StartupKind::Llmsweep => "llmsweep bench startup".to_string(),
+        StartupKind::Other => quote_cmd(
+            &template
+                .argv
+                .iter()
+                .take_while(|w| !w.starts_with('-'))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
+    };
     let startup_items = filter_items(
         &template,
         &startup_items,
@@ -211,15 +222,6 @@ fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
         )?
     } else {
         serve_items.into_items()
-    };
-    let experiment_name = opts
-        .experiment_name
-        .clone()
-        .unwrap_or_else(default_experiment_name);
-    let experiment_dir = if opts.dry_run {
-        opts.output_dir.join(&experiment_name)
-    } else {
-        check_experiment_dir(&opts.output_dir, &experiment_name, opts.resume)?
     };
     let combinations = plan(&experiment_dir, &serve_items, &startup_items)?;
     let mut settings = Map::new();
@@ -252,77 +254,6 @@ fn file_contents(path: Option<&Path>) -> Result<Value> {
         Some(p) => read_json(p)?,
         None => Value::Null,
     })
-}
-
-/// Keep the keys of every item the startup command accepts: a dropped key is one warning
-/// per item, or with `--strict-params` an error. A key setting `--output-json` is always an
-/// error: the sweep sets it for every run.
-fn filter_items(
-    template: &StartupCommand,
-    items: &ParamSweep,
-    which: &str,
-    file: Option<&Path>,
-    program: &str,
-    strict: bool,
-) -> Result<Vec<ParamItem>> {
-    let file = file.map(|p| p.display().to_string()).unwrap_or_default();
-    let mut kept = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let label = format!("{which} item {i} ({})", item.name());
-        if let Some(key) = sets_output_json(item) {
-            bail!(
-                "{label} in '{file}' sets {key}; the sweep writes every run's result to its run=N.json itself. Remove the key"
-            );
-        }
-        let filtered = template.filter(item);
-        if !filtered.dropped.is_empty() {
-            let keys = filtered.dropped.join(", ");
-            if strict {
-                let accepted: Vec<&str> = template.supported.iter().map(String::as_str).collect();
-                bail!(
-                    "--strict-params: {label} in '{file}' sets keys that `{program}` does not accept: {keys}. It accepts: {}. Remove them, or leave out --strict-params to drop them with a warning",
-                    accepted.join(", ")
-                );
-            }
-            eprintln!(
-                "llmsweep: warning: ignoring {which} params that `{program}` does not accept, for {label}: {keys} (--strict-params makes this an error)"
-            );
-        }
-        kept.push(filtered.item);
-    }
-    Ok(kept)
-}
-
-/// Serve × startup, outer loop over serve items, with vLLM's folder names
-/// (`SERVE--<name>-STARTUP--<name>`; the experiment folder itself when both are empty).
-fn plan(
-    experiment_dir: &Path,
-    serve_items: &[ParamItem],
-    startup_items: &[ParamItem],
-) -> Result<Vec<Combination>> {
-    let mut combinations: Vec<Combination> = Vec::new();
-    for (si, serve) in serve_items.iter().enumerate() {
-        for (ti, startup) in startup_items.iter().enumerate() {
-            let extras = if startup.is_empty() {
-                Vec::new()
-            } else {
-                vec![("STARTUP-", startup.name())]
-            };
-            let dir = combination_dir(experiment_dir, serve, &ParamItem::default(), &extras);
-            if combinations.iter().any(|c| c.dir == dir) {
-                bail!(
-                    "serve item {si} × startup item {ti} would write to '{}' like an earlier combination; give the items distinct parameters or a _benchmark_name",
-                    dir.display()
-                );
-            }
-            combinations.push(Combination {
-                serve: serve.clone(),
-                startup: startup.clone(),
-                dir,
-            });
-        }
-    }
-    Ok(combinations)
 }
 
 /// The same command line with `--resume` (and `-e NAME` if the name was generated).
@@ -566,121 +497,6 @@ pub fn startup_table(rows: &[StartupRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sweep(v: Value) -> Vec<ParamItem> {
-        ParamSweep::from_json_value(v, Path::new("t.json"))
-            .unwrap()
-            .into_items()
-    }
-
-    #[test]
-    fn folders_follow_vllms_names() {
-        let serve = sweep(json!([{"max_num_seqs": 8}, {"max_num_seqs": 16}]));
-        let startup = sweep(json!({"quick": {"num_iters_cold": 1}}));
-        let plan = plan(Path::new("/e"), &serve, &startup).unwrap();
-        let dirs: Vec<&Path> = plan.iter().map(|c| c.dir.as_path()).collect();
-        assert_eq!(
-            dirs,
-            [
-                Path::new("/e/SERVE--max_num_seqs=8-STARTUP--quick"),
-                Path::new("/e/SERVE--max_num_seqs=16-STARTUP--quick")
-            ]
-        );
-        let plan2 = plan_of(&[json!({})], &[json!({"num_iters_warm": 2})]);
-        assert_eq!(plan2[0].dir, Path::new("/e/STARTUP--num_iters_warm=2"));
-        let plan3 = plan_of(&[json!({})], &[json!({})]);
-        assert_eq!(plan3[0].dir, Path::new("/e"));
-    }
-
-    fn plan_of(serve: &[Value], startup: &[Value]) -> Vec<Combination> {
-        plan(
-            Path::new("/e"),
-            &sweep(Value::Array(serve.to_vec())),
-            &sweep(Value::Array(startup.to_vec())),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn clashing_folders_are_refused() {
-        // Two items that differ only in dropped keys name the same folder.
-        let e = plan(
-            Path::new("/e"),
-            &sweep(json!([{}])),
-            &sweep(json!([{"a": 1}, {"a": 1}])),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("startup item 1") && e.contains("STARTUP--a=1"),
-            "{e}"
-        );
-    }
-
-    fn template() -> StartupCommand {
-        StartupCommand {
-            argv: vec!["llmsweep".into(), "bench".into(), "startup".into()],
-            kind: StartupKind::Llmsweep,
-            supported: ["num_iters_cold", "output_json"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn unsupported_keys_are_dropped_or_refused() {
-        let items = ParamSweep::from_json_value(
-            json!([{"num_iters_cold": 1, "max_num_seqs": 4, "bogus": 1}]),
-            Path::new("s.json"),
-        )
-        .unwrap();
-        let kept = filter_items(
-            &template(),
-            &items,
-            "startup",
-            Some(Path::new("s.json")),
-            "llmsweep bench startup",
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            kept[0].as_map().keys().collect::<Vec<_>>(),
-            ["num_iters_cold"]
-        );
-        let e = filter_items(
-            &template(),
-            &items,
-            "startup",
-            Some(Path::new("s.json")),
-            "llmsweep bench startup",
-            true,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("--strict-params")
-                && e.contains("startup item 0")
-                && e.contains("s.json")
-                && e.contains("bogus, max_num_seqs")
-                && e.contains("It accepts: num_iters_cold, output_json"),
-            "{e}"
-        );
-        let items =
-            ParamSweep::from_json_value(json!([{"output_json": "x.json"}]), Path::new("s.json"))
-                .unwrap();
-        let e = filter_items(
-            &template(),
-            &items,
-            "startup",
-            Some(Path::new("s.json")),
-            "x",
-            false,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("output_json") && e.contains("run=N.json"), "{e}");
-    }
 
     #[test]
     fn the_table_shows_means_over_runs() {
