@@ -5,8 +5,6 @@
 #[path = "support/startup_fixture.rs"]
 mod fixture;
 
-use std::process::Stdio;
-
 use fixture::*;
 
 /// `llmsweep bench startup` with the stand-in, its logs in the fixture's `logs` folder.
@@ -338,21 +336,12 @@ fn bad_input_gets_a_clear_error() {
 #[test]
 fn sigterm_stops_the_server_it_is_timing() {
     let f = Fixture::new();
-    let mut c = bench(&f, "--cold 30", &["--num-iters-cold", "1"]);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the server to start", || !f.event_lines("start").is_empty());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+    let out = signal_once_started(
+        &f,
+        bench(&f, "--cold 30", &["--num-iters-cold", "1"]),
         nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    );
+    assert_eq!(out.status.code(), Some(128 + 15), "{out:?}");
     assert_eq!(f.event_lines("stop").len(), 1, "the server got SIGTERM");
     assert_no_process_mentions(&f.events().to_string_lossy());
     // The signal ended llmsweep before it could remove the cold start's cache folder; the

@@ -7,7 +7,7 @@
 #[path = "support/startup_fixture.rs"]
 mod fixture;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use fixture::*;
 
@@ -315,20 +315,11 @@ fn a_failed_run_stops_the_sweep_with_a_resume_hint_and_no_orphan() {
 #[test]
 fn ctrl_c_stops_bench_startup_and_its_server() {
     let f = Fixture::new();
-    let mut c = sweep(&f, "--cold 30", &[]);
-    let child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the server to start", || !f.event_lines("start").is_empty());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+    let out = signal_once_started(
+        &f,
+        sweep(&f, "--cold 30", &[]),
         nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    );
     assert_eq!(out.status.code(), Some(128 + 2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Resume with:"), "{err}");

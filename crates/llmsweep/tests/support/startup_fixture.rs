@@ -140,6 +140,24 @@ pub fn assert_no_process_mentions(needle: &str) {
     }
 }
 
+/// Start `c`, send it `signal` once the stand-in server has started, and return what it
+/// printed.
+pub fn signal_once_started(
+    f: &Fixture,
+    mut c: Command,
+    signal: nix::sys::signal::Signal,
+) -> Output {
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the server to start", || !f.event_lines("start").is_empty());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Wait until `f` holds (a few seconds at most).
 pub fn wait_for(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
