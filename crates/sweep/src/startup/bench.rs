@@ -5,8 +5,9 @@
 //! starts that fill the caches, then `--num-iters-warm` warm starts. Before each cold start
 //! `--cold-cmd` runs, and the server gets fresh, empty cache folders — `VLLM_CACHE_ROOT`,
 //! and `TORCHINDUCTOR_CACHE_DIR`/`TRITON_CACHE_DIR` inside it, as torch's `fresh_cache()`
-//! does for vLLM's own benchmark — removed afterwards. Warm-up and warm starts run with the
-//! environment as it is, so their caches are the user's (vLLM's "normal caches").
+//! does for vLLM's own benchmark — removed afterwards (or, if a signal ended the run, by the
+//! next run). Warm-up and warm starts run with the environment as it is, so their caches
+//! are the user's (vLLM's "normal caches").
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
