@@ -15,7 +15,9 @@
 //! - [`session`]: the experiment life cycle and the loop over servers shared by sweeps;
 //! - [`serve`]: `llmsweep serve`; [`progress`]: the progress bar and the final table;
 //! - [`search`], [`pchip`], [`sla`]: `llmsweep serve-sla`, the SLA search;
-//! - [`workload`]: `llmsweep serve-workload`, the latency–throughput curve.
+//! - [`workload`]: `llmsweep serve-workload`, the latency–throughput curve;
+//! - [`startup`]: `llmsweep bench startup` and `llmsweep startup` (server start-up time);
+//! - [`shard`]: one sweep split over a Slurm array or a Kubernetes Indexed Job.
 
 pub mod commands;
 pub mod experiment;
@@ -34,4 +36,5 @@ pub mod session;
 pub mod shard;
 pub mod signals;
 pub mod sla;
+pub mod startup;
 pub mod workload;

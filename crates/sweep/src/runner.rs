@@ -107,7 +107,7 @@ pub fn annotate(
 /// A result file left by an earlier invocation: annotated (done), bench-written but not
 /// annotated (the sweep was killed in between: annotate it), or unreadable (a partial
 /// write: run again).
-fn existing_result(path: &Path) -> Option<Record> {
+pub fn existing_result(path: &Path) -> Option<Record> {
     let text = std::fs::read_to_string(path).ok()?;
     match parse_json_lenient(&text) {
         Ok(Value::Object(m)) => Some(m),

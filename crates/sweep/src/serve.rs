@@ -210,10 +210,19 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
 /// Write `summary.csv` (or a shard's `summary-shard-K.csv`) at the experiment root
 /// (pandas' layout), if there are runs.
 pub fn write_summary_csv(prepared: &Prepared, records: &[Record]) -> Result<Option<PathBuf>> {
+    write_summary_csv_at(
+        &prepared.experiment_dir,
+        &prepared.summary_csv_name(),
+        records,
+    )
+}
+
+/// Write `dir/name` in pandas' `summary.csv` layout, if there are runs.
+pub fn write_summary_csv_at(dir: &Path, name: &str, records: &[Record]) -> Result<Option<PathBuf>> {
     if records.is_empty() {
         return Ok(None);
     }
-    let path = prepared.experiment_dir.join(prepared.summary_csv_name());
+    let path = dir.join(name);
     write_atomic(&path, summary_csv(records).as_bytes())
         .with_context(|| format!("cannot write '{}'", path.display()))?;
     Ok(Some(path))
