@@ -139,7 +139,7 @@ pub fn commands(exp: &Experiment, inferred_params: &[(String, Vec<String>)]) -> 
                 match e.get(key) {
                     Some(v) if !v.is_null() => out.push_str(&format!(
                         "<h3>{label}</h3><pre class=\"json\">{}</pre>\n",
-                        esc(&to_json_pretty(v))
+                        esc(&params_text(v))
                     )),
                     _ => out.push_str(&format!(
                         "<h3>{label}</h3>{}",
@@ -185,6 +185,57 @@ pub fn commands(exp: &Experiment, inferred_params: &[(String, Vec<String>)]) -> 
     out
 }
 
+/// A parameter file's content, one item per line: `[{"a": 1}, …]` or `{name: {…}, …}`.
+pub fn params_text(v: &Value) -> String {
+    match v {
+        Value::Array(items) if !items.is_empty() => format!(
+            "[\n{}\n]",
+            items
+                .iter()
+                .map(|i| format!("  {}", inline_json(i)))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        ),
+        Value::Object(named) if named.values().all(Value::is_object) && !named.is_empty() => {
+            format!(
+                "{{\n{}\n}}",
+                named
+                    .iter()
+                    .map(|(k, i)| format!(
+                        "  {}: {}",
+                        inline_json(&Value::String(k.clone())),
+                        inline_json(i)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(",\n")
+            )
+        }
+        other => to_json_pretty(other),
+    }
+}
+
+/// JSON on one line with a space after `:` and `,`, as Python's `json.dumps` writes it.
+pub fn inline_json(v: &Value) -> String {
+    match v {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(inline_json).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    inline_json(&Value::String(k.clone())),
+                    inline_json(v)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -202,5 +253,17 @@ mod tests {
         );
         assert_eq!(command_line(&json!("true")), "true");
         assert_eq!(command_line(&json!(null)), "");
+    }
+
+    #[test]
+    fn parameter_files_one_item_per_line() {
+        assert_eq!(
+            params_text(&json!([{"max_num_seqs": 8}, {"a": "x", "b": [1, 2]}])),
+            "[\n  {\"max_num_seqs\": 8},\n  {\"a\": \"x\", \"b\": [1, 2]}\n]"
+        );
+        assert_eq!(
+            params_text(&json!({"tp1": {"tensor_parallel_size": 1}})),
+            "{\n  \"tp1\": {\"tensor_parallel_size\": 1}\n}"
+        );
     }
 }
