@@ -130,16 +130,56 @@ pub fn text_size(text: &str, font: Font) -> (f64, f64) {
 pub struct BackendCanvas<DB: DrawingBackend> {
     backend: DB,
     scale: f64,
+    raster: bool,
     error: Option<String>,
 }
 
 impl<DB: DrawingBackend> BackendCanvas<DB> {
-    /// Wrap a backend whose size is `scale` times the layout's.
-    pub fn new(backend: DB, scale: f64) -> Self {
+    /// Wrap a backend whose size is `scale` times the layout's. A `raster` backend gets
+    /// thick lines as filled segments with round joins: plotters' own thick paths use
+    /// miter joins, which spike far off the chart where a line turns back sharply.
+    pub fn new(backend: DB, scale: f64, raster: bool) -> Self {
         BackendCanvas {
             backend,
             scale,
+            raster,
             error: None,
+        }
+    }
+
+    /// A thick line as one quad per segment plus a disc at each inner joint.
+    fn thick_polyline(&mut self, points: &[(f64, f64)], color: Color, width_px: f64) {
+        let half = width_px / 2.0;
+        let fill = color.rgba();
+        for w in points.windows(2) {
+            let (a, b) = (
+                (w[0].0 * self.scale, w[0].1 * self.scale),
+                (w[1].0 * self.scale, w[1].1 * self.scale),
+            );
+            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+            let len = (dx * dx + dy * dy).sqrt();
+            if len < 1e-9 {
+                continue;
+            }
+            let (nx, ny) = (-dy / len * half, dx / len * half);
+            let quad = [
+                (a.0 + nx, a.1 + ny),
+                (b.0 + nx, b.1 + ny),
+                (b.0 - nx, b.1 - ny),
+                (a.0 - nx, a.1 - ny),
+            ]
+            .map(|(x, y)| (x.round() as i32, y.round() as i32));
+            let r = self.backend.fill_polygon(quad, &fill);
+            self.keep(r);
+        }
+        if half >= 1.0 {
+            for p in &points[1..points.len() - 1] {
+                let c = self.px(*p);
+                let r = self
+                    .backend
+                    .draw_circle(c, half.round() as u32, &fill, true);
+                self.keep(r);
+            }
         }
     }
 
@@ -175,11 +215,16 @@ impl<DB: DrawingBackend> Canvas for BackendCanvas<DB> {
         if points.len() < 2 {
             return;
         }
+        let width_px = width * self.scale;
+        if self.raster && width_px > 1.5 {
+            self.thick_polyline(points, color, width_px);
+            return;
+        }
         let pts: Vec<(i32, i32)> = points.iter().map(|p| self.px(*p)).collect();
         let style = ShapeStyle {
             color: color.rgba(),
             filled: false,
-            stroke_width: ((width * self.scale).round() as u32).max(1),
+            stroke_width: (width_px.round() as u32).max(1),
         };
         let r = self.backend.draw_path(pts, &style);
         self.keep(r);

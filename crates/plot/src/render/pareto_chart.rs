@@ -103,7 +103,7 @@ pub fn place_labels(chart: &ParetoChart, frame: &Frame, theme: &Theme) -> Vec<Pl
         .iter()
         .filter_map(|&i| frame.map(chart.points[i].x, chart.points[i].y))
         .collect();
-    let mut items: Vec<(Vec<String>, f64, f64, (f64, f64))> = Vec::new();
+    let mut items: Vec<LabelItem> = Vec::new();
     for &i in &chart.frontier {
         let p = &chart.points[i];
         if p.label.is_empty() {
@@ -126,7 +126,12 @@ pub fn place_labels(chart: &ParetoChart, frame: &Frame, theme: &Theme) -> Vec<Pl
             .map(|t| text_size(t, font).0)
             .fold(0.0, f64::max);
         let h = line_height(font) * p.label.len() as f64;
-        items.push((p.label.clone(), w, h, at));
+        items.push(LabelItem {
+            lines: p.label.clone(),
+            w,
+            h,
+            at,
+        });
     }
     let ctx = SpotContext {
         frame,
@@ -136,7 +141,7 @@ pub fn place_labels(chart: &ParetoChart, frame: &Frame, theme: &Theme) -> Vec<Pl
     };
     let mut boxes: Vec<(f64, f64, f64, f64)> = Vec::new();
     for item in &items {
-        let b = ctx.best(item.1, item.2, item.3, &boxes);
+        let b = ctx.best(item.w, item.h, item.at, &boxes);
         boxes.push(b);
     }
     for _ in 0..3 {
@@ -147,17 +152,25 @@ pub fn place_labels(chart: &ParetoChart, frame: &Frame, theme: &Theme) -> Vec<Pl
                 .filter(|(j, _)| *j != k)
                 .map(|(_, b)| *b)
                 .collect();
-            boxes[k] = ctx.best(items[k].1, items[k].2, items[k].3, &others);
+            boxes[k] = ctx.best(items[k].w, items[k].h, items[k].at, &others);
         }
     }
     items
         .into_iter()
         .zip(boxes)
         .map(|(item, bounds)| PlacedLabel {
-            lines: item.0,
+            lines: item.lines,
             bounds,
         })
         .collect()
+}
+
+/// A label to place: its lines, size, and the point it belongs to.
+struct LabelItem {
+    lines: Vec<String>,
+    w: f64,
+    h: f64,
+    at: (f64, f64),
 }
 
 struct SpotContext<'a> {

@@ -25,7 +25,7 @@ impl Exporter for PngExporter {
         let mut buf = vec![255u8; bw as usize * bh as usize * 3];
         {
             let backend = BitMapBackend::with_buffer(&mut buf, (bw, bh));
-            let mut canvas = BackendCanvas::new(backend, f64::from(ss));
+            let mut canvas = BackendCanvas::new(backend, f64::from(ss), true);
             chart.draw(&mut canvas);
             canvas.finish()?;
         }

@@ -19,7 +19,7 @@ impl Exporter for SvgExporter {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, chart.size());
-            let mut canvas = BackendCanvas::new(backend, 1.0);
+            let mut canvas = BackendCanvas::new(backend, 1.0, false);
             chart.draw(&mut canvas);
             canvas.finish()?;
         }

@@ -123,7 +123,7 @@ pub fn commands(exp: &Experiment, inferred_params: &[(String, Vec<String>)]) -> 
                 ("after_bench_cmd", "After each benchmark"),
             ] {
                 match e.get(key) {
-                    Some(v) if !v.is_null() && command_line(v) != "" => {
+                    Some(v) if !v.is_null() && !command_line(v).is_empty() => {
                         out.push_str(&format!(
                             "<h3>{label}</h3><pre class=\"cmd\">{}</pre>\n",
                             esc(&command_line(v))
