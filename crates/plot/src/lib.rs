@@ -26,6 +26,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod defaults;
 pub mod error;
 pub mod figure;

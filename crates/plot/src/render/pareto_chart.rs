@@ -28,6 +28,8 @@ pub struct ParetoLayout {
 pub struct PlacedLabel {
     /// Its lines.
     pub lines: Vec<String>,
+    /// The point it labels (pixels).
+    pub point: (f64, f64),
     /// left, top, right, bottom.
     pub bounds: (f64, f64, f64, f64),
 }
@@ -160,6 +162,7 @@ pub fn place_labels(chart: &ParetoChart, frame: &Frame, theme: &Theme) -> Vec<Pl
         .zip(boxes)
         .map(|(item, bounds)| PlacedLabel {
             lines: item.lines,
+            point: item.at,
             bounds,
         })
         .collect()
@@ -279,18 +282,16 @@ pub fn draw(chart: &ParetoChart, l: &ParetoLayout, theme: &Theme, canvas: &mut d
             canvas.circle(c, theme.px(4.0), GREY.alpha(0.55));
         }
     }
-    let line: Vec<(f64, f64)> = chart
-        .frontier
-        .iter()
-        .filter_map(|&i| f.map(chart.points[i].x, chart.points[i].y))
-        .collect();
-    canvas.polyline(&line, FRONT, theme.px(2.5));
-    for c in &line {
-        draw_marker(canvas, Marker::Circle, *c, theme.px(5.0), FRONT);
-    }
+    // Labels first, then the frontier on top of their backgrounds, so no marker hides.
     for label in place_labels(chart, &f, theme) {
         let pad = theme.px(2.0);
         let b = label.bounds;
+        // A leader line when the label had to move away from its point.
+        let (px, py) = label.point;
+        let nearest = (px.clamp(b.0, b.2), py.clamp(b.1, b.3));
+        if (nearest.0 - px).hypot(nearest.1 - py) > theme.px(14.0) {
+            canvas.polyline(&[(px, py), nearest], MUTED.alpha(0.7), theme.px(1.0));
+        }
         canvas.rect(
             (b.0 - pad, b.1 - pad),
             (b.2 + pad, b.3 + pad),
@@ -312,6 +313,15 @@ pub fn draw(chart: &ParetoChart, l: &ParetoLayout, theme: &Theme, canvas: &mut d
                 INK,
             );
         }
+    }
+    let line: Vec<(f64, f64)> = chart
+        .frontier
+        .iter()
+        .filter_map(|&i| f.map(chart.points[i].x, chart.points[i].y))
+        .collect();
+    canvas.polyline(&line, FRONT, theme.px(2.5));
+    for c in &line {
+        draw_marker(canvas, Marker::Circle, *c, theme.px(5.0), FRONT);
     }
     if chart.points.is_empty() {
         canvas.text(

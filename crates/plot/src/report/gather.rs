@@ -70,15 +70,6 @@ impl Experiment {
             .collect()
     }
 
-    /// The runs that measured serving (`request_throughput` present).
-    pub fn serving_runs(&self) -> Vec<&Run> {
-        self.table
-            .runs
-            .iter()
-            .filter(|r| r.record.contains_key("request_throughput"))
-            .collect()
-    }
-
     /// A path relative to the experiment folder, `/`-separated.
     pub fn rel(&self, path: &Path) -> String {
         rel_to(&self.dir, path)
