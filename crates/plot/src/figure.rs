@@ -100,6 +100,19 @@ pub struct Axis {
     pub max: f64,
 }
 
+impl Axis {
+    /// An axis for `var`, titled with its unit, showing `min` to `max`.
+    pub fn new(var: &str, scale: Scale, min: f64, max: f64) -> Self {
+        Axis {
+            var: var.to_string(),
+            title: axis_title(var),
+            scale,
+            min,
+            max,
+        }
+    }
+}
+
 /// One point of a curve: the mean y of the runs at this x.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CurvePoint {
@@ -228,20 +241,8 @@ pub fn build_figure(spec: &CurveSpec, group: GroupKey, runs: &[Run]) -> Figure {
     }
 
     let (x_min, x_max, y_min, y_max) = extent(&panels);
-    let x = Axis {
-        var: spec.var_x.clone(),
-        title: axis_title(&spec.var_x),
-        scale: spec.scale_x,
-        min: x_min,
-        max: x_max,
-    };
-    let y = Axis {
-        var: spec.var_y.clone(),
-        title: axis_title(&spec.var_y),
-        scale: spec.scale_y,
-        min: y_min,
-        max: y_max,
-    };
+    let x = Axis::new(&spec.var_x, spec.scale_x, x_min, x_max);
+    let y = Axis::new(&spec.var_y, spec.scale_y, y_min, y_max);
     let mut notes = Vec::new();
     if any_band {
         notes.push("Points: mean of the runs at each x; band: 95% confidence interval".to_string());

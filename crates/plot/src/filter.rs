@@ -68,11 +68,7 @@ impl Filter {
 
     /// Parse a comma list; empty text gives none.
     pub fn parse_list(text: &str) -> Result<Vec<Self>, PlotError> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Self::parse)
-            .collect()
+        parse_comma_list(text, Self::parse)
     }
 
     /// Does the run pass this filter?
@@ -109,6 +105,18 @@ impl Filter {
             (Target::Text(t), other) => &py_str(other) == t,
         }
     }
+}
+
+/// Parse each non-empty item of a comma list.
+fn parse_comma_list<T>(
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, PlotError>,
+) -> Result<Vec<T>, PlotError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse)
+        .collect()
 }
 
 /// Keep the runs that pass every filter.
@@ -163,11 +171,7 @@ impl Binner {
 
     /// Parse a comma list; empty text gives none.
     pub fn parse_list(text: &str) -> Result<Vec<Self>, PlotError> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Self::parse)
-            .collect()
+        parse_comma_list(text, Self::parse)
     }
 
     /// `value // size * size`, as Python computes it for floats (infinities become NaN).

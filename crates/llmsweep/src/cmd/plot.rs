@@ -39,18 +39,33 @@ pub fn parse_scale(s: &str) -> Result<Scale, String> {
     s.parse()
 }
 
-/// Check `--fig-height`/`--fig-dpi` and make the size.
-pub fn figure_size(height_in: f64, dpi: u32) -> anyhow::Result<FigureSize> {
-    if !(0.5..=40.0).contains(&height_in) {
-        anyhow::bail!("--fig-height {height_in}: expected inches between 0.5 and 40");
+/// `--fig-height` and `--fig-dpi`, shared by `plot` and `plot-pareto`.
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Height of each panel (of the plot area, for plot-pareto) in inches; panels are
+    /// 1.25 × as wide.
+    #[arg(long, default_value_t = 6.4)]
+    pub fig_height: f64,
+    /// Resolution in dots per inch; text and lines scale with it (vLLM draws at 300).
+    #[arg(long, default_value_t = 100)]
+    pub fig_dpi: u32,
+}
+
+impl SizeArgs {
+    /// Check the values and make the size.
+    pub fn size(&self) -> anyhow::Result<FigureSize> {
+        let (height_in, dpi) = (self.fig_height, self.fig_dpi);
+        if !(0.5..=40.0).contains(&height_in) {
+            anyhow::bail!("--fig-height {height_in}: expected inches between 0.5 and 40");
+        }
+        if !(20..=600).contains(&dpi) {
+            anyhow::bail!("--fig-dpi {dpi}: expected dots per inch between 20 and 600");
+        }
+        Ok(FigureSize {
+            height_in,
+            dpi: f64::from(dpi),
+        })
     }
-    if !(20..=600).contains(&dpi) {
-        anyhow::bail!("--fig-dpi {dpi}: expected dots per inch between 20 and 600");
-    }
-    Ok(FigureSize {
-        height_in,
-        dpi: f64::from(dpi),
-    })
 }
 
 /// Flags of `llmsweep plot`.
@@ -103,12 +118,9 @@ pub struct Args {
     /// Draw only the mean of repeated runs, without the 95% confidence band.
     #[arg(long)]
     pub no_error_bars: bool,
-    /// Height of each panel in inches (panels are 1.25 × as wide).
-    #[arg(long, default_value_t = 6.4)]
-    pub fig_height: f64,
-    /// Resolution in dots per inch; text and lines scale with it (vLLM draws at 300).
-    #[arg(long, default_value_t = 100)]
-    pub fig_dpi: u32,
+    /// Panel size and resolution.
+    #[command(flatten)]
+    pub size: SizeArgs,
     /// Print each figure, its grid size and its files; draw nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -135,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fig_name: args.fig_name,
         spec,
         formats: args.format.formats(),
-        size: figure_size(args.fig_height, args.fig_dpi)?,
+        size: args.size.size()?,
         dry_run: args.dry_run,
     };
     let outcomes = plot(&opts)?;

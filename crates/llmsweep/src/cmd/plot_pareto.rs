@@ -9,7 +9,7 @@ use llmsweep_plot::pareto::ParetoSpec;
 use llmsweep_plot::pareto_cmd::{ParetoOptions, plot_pareto};
 use llmsweep_plot::table::split_list;
 
-use super::plot::{FormatArg, figure_size};
+use super::plot::{FormatArg, SizeArgs};
 
 /// Flags of `llmsweep plot-pareto`.
 #[derive(Debug, clap::Args)]
@@ -32,12 +32,9 @@ pub struct Args {
     /// Image format(s) to write.
     #[arg(long, value_enum, default_value = "both")]
     pub format: FormatArg,
-    /// Height of the plot area in inches.
-    #[arg(long, default_value_t = 6.4)]
-    pub fig_height: f64,
-    /// Resolution in dots per inch; text and lines scale with it.
-    #[arg(long, default_value_t = 100)]
-    pub fig_dpi: u32,
+    /// Plot size and resolution.
+    #[command(flatten)]
+    pub size: SizeArgs,
     /// Print the figure, its files and its frontier; draw nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -54,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         output_dir: args.output_dir,
         spec,
         formats: args.format.formats(),
-        size: figure_size(args.fig_height, args.fig_dpi)?,
+        size: args.size.size()?,
         dry_run: args.dry_run,
     };
     let outcome = plot_pareto(&opts)?;

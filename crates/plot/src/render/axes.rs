@@ -2,7 +2,7 @@
 //! labels.
 
 use super::canvas::{Canvas, HAlign, TextPlacement, VAlign, text_size};
-use super::theme::{FRAME, GRID, INK, Theme, WHITE};
+use super::theme::{FRAME, GRID, INK, MUTED, Theme, WHITE};
 use crate::scale::{Scale, tick_labels};
 
 /// One axis: a scale and the span it shows, in scaled units.
@@ -59,15 +59,27 @@ impl AxisMap {
     /// Ticks inside the axis: `(data value, label)`.
     pub fn ticks(&self, target: usize) -> Vec<(f64, String)> {
         let (lo, hi) = self.data_range();
-        let values: Vec<f64> = self
-            .scale
-            .ticks(lo, hi, target)
-            .into_iter()
-            .filter(|v| {
-                self.frac(*v)
-                    .is_some_and(|f| (-1e-9..=1.0 + 1e-9).contains(&f))
-            })
-            .collect();
+        let inside = |target: usize| -> Vec<f64> {
+            self.scale
+                .ticks(lo, hi, target)
+                .into_iter()
+                .filter(|v| {
+                    self.frac(*v)
+                        .is_some_and(|f| (-1e-9..=1.0 + 1e-9).contains(&f))
+                })
+                .collect()
+        };
+        // A narrow axis can round to a single tick; ask for more until there are three.
+        let mut values = inside(target);
+        for more in 1..=4 {
+            if values.len() >= 3 {
+                break;
+            }
+            let denser = inside(target + more);
+            if denser.len() > values.len() {
+                values = denser;
+            }
+        }
         let labels = tick_labels(self.scale, &values);
         values.into_iter().zip(labels).collect()
     }
@@ -116,6 +128,21 @@ impl Frame {
             .fold(0.0, f64::max)
     }
 
+    /// A short note in the middle of the plot area ("no runs").
+    pub fn note(&self, canvas: &mut dyn Canvas, theme: &Theme, text: &str) {
+        canvas.text(
+            text,
+            TextPlacement::new(
+                (self.left + self.right) / 2.0,
+                (self.top + self.bottom) / 2.0,
+                HAlign::Center,
+                VAlign::Middle,
+            ),
+            theme.small(),
+            MUTED,
+        );
+    }
+
     /// White background, grid lines at the ticks, the border and the tick labels (x below,
     /// y to the left).
     pub fn draw(&self, canvas: &mut dyn Canvas, theme: &Theme) {
@@ -133,13 +160,7 @@ impl Frame {
             canvas.polyline(&[(px, self.top), (px, self.bottom)], GRID, theme.px(1.0));
             canvas.text(
                 &label,
-                TextPlacement {
-                    x: px,
-                    y: self.bottom + gap,
-                    h: HAlign::Center,
-                    v: VAlign::Top,
-                    vertical: false,
-                },
+                TextPlacement::new(px, self.bottom + gap, HAlign::Center, VAlign::Top),
                 theme.tick(),
                 INK,
             );
@@ -150,13 +171,7 @@ impl Frame {
             canvas.polyline(&[(self.left, py), (self.right, py)], GRID, theme.px(1.0));
             canvas.text(
                 &label,
-                TextPlacement {
-                    x: self.left - gap,
-                    y: py,
-                    h: HAlign::Right,
-                    v: VAlign::Middle,
-                    vertical: false,
-                },
+                TextPlacement::new(self.left - gap, py, HAlign::Right, VAlign::Middle),
                 theme.tick(),
                 INK,
             );
@@ -200,6 +215,10 @@ mod tests {
         let log = AxisMap::new(Scale::Log, 2.0, 5000.0);
         let labels: Vec<String> = log.ticks(6).into_iter().map(|(_, l)| l).collect();
         assert_eq!(labels, ["10", "100", "1k"]);
+        // 0.25–16.75 asked for two ticks would give only "10".
+        let narrow = AxisMap::new(Scale::Linear, 1.0, 16.0);
+        let labels: Vec<String> = narrow.ticks(2).into_iter().map(|(_, l)| l).collect();
+        assert!(labels.len() >= 3, "{labels:?}");
     }
 
     #[test]

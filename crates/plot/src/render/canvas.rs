@@ -85,6 +85,39 @@ pub struct TextPlacement {
     pub vertical: bool,
 }
 
+impl TextPlacement {
+    /// A horizontal text anchored at `(x, y)`.
+    pub fn new(x: f64, y: f64, h: HAlign, v: VAlign) -> Self {
+        TextPlacement {
+            x,
+            y,
+            h,
+            v,
+            vertical: false,
+        }
+    }
+
+    /// A text reading bottom to top, centred on `(x, y)`.
+    pub fn vertical(x: f64, y: f64) -> Self {
+        TextPlacement {
+            x,
+            y,
+            h: HAlign::Center,
+            v: VAlign::Middle,
+            vertical: true,
+        }
+    }
+}
+
+/// The plotters face of a font.
+fn face(font: Font) -> FontStyle {
+    if font.bold {
+        FontStyle::Bold
+    } else {
+        FontStyle::Normal
+    }
+}
+
 /// Drawing operations in pixels; the origin is the top left.
 pub trait Canvas {
     /// Width and height.
@@ -109,12 +142,7 @@ pub trait Canvas {
 
 /// The size a text takes, horizontal, in pixels (from the embedded font's metrics).
 pub fn text_size(text: &str, font: Font) -> (f64, f64) {
-    let style = if font.bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
-    };
-    let desc = ("sans-serif", font.size, style).into_font();
+    let desc = ("sans-serif", font.size, face(font)).into_font();
     match desc.box_size(text) {
         Ok((w, h)) => (f64::from(w), f64::from(h)),
         // Without the font (a bug: it is registered first), estimate.
@@ -269,11 +297,6 @@ impl<DB: DrawingBackend> Canvas for BackendCanvas<DB> {
     }
 
     fn text(&mut self, text: &str, at: TextPlacement, font: Font, color: Color) {
-        let style = if font.bold {
-            FontStyle::Bold
-        } else {
-            FontStyle::Normal
-        };
         let (h, v) = if at.vertical {
             (HPos::Center, VPos::Center)
         } else {
@@ -290,7 +313,7 @@ impl<DB: DrawingBackend> Canvas for BackendCanvas<DB> {
                 },
             )
         };
-        let mut ts: TextStyle = ("sans-serif", font.size * self.scale, style)
+        let mut ts: TextStyle = ("sans-serif", font.size * self.scale, face(font))
             .into_font()
             .color(&color.rgba())
             .pos(Pos::new(h, v));

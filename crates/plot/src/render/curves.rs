@@ -4,7 +4,8 @@
 use super::axes::{AxisMap, Frame};
 use super::canvas::{Canvas, HAlign, TextPlacement, VAlign, text_size};
 use super::theme::{
-    INK, MUTED, Theme, WHITE, color_of, draw_marker, ellipsize, line_height, marker_of, wrap,
+    INK, MUTED, Theme, WHITE, centered_lines, color_of, draw_marker, ellipsize, line_height,
+    marker_of, wrap,
 };
 use crate::figure::Figure;
 
@@ -139,15 +140,15 @@ fn panel_title_height(fig: &Figure, theme: &Theme, cell_w: f64) -> f64 {
 pub fn draw(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn Canvas) {
     canvas.rect((0.0, 0.0), (l.width, l.height), Some(WHITE), None);
     let m = theme.px(MARGIN);
-    let mut y = m;
-    for line in &l.title_lines {
-        text_line(canvas, line, l.width / 2.0, y, theme.title(), INK);
-        y += line_height(theme.title());
-    }
-    for line in &l.subtitle_lines {
-        text_line(canvas, line, l.width / 2.0, y, theme.subtitle(), MUTED);
-        y += line_height(theme.subtitle());
-    }
+    let y = centered_lines(canvas, &l.title_lines, l.width / 2.0, m, theme.title(), INK);
+    centered_lines(
+        canvas,
+        &l.subtitle_lines,
+        l.width / 2.0,
+        y,
+        theme.subtitle(),
+        MUTED,
+    );
 
     for (i, panel) in fig.panels.iter().enumerate() {
         let (row, col) = (i / fig.cols, i % fig.cols);
@@ -161,32 +162,19 @@ pub fn draw(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn Canv
             x: l.x,
             y: l.y,
         };
-        let mut ty = cy + theme.px(4.0);
-        for line in wrap(&panel.title, theme.subtitle(), l.cell_w - theme.px(20.0)) {
-            text_line(
-                canvas,
-                &line,
-                (frame.left + frame.right) / 2.0,
-                ty,
-                theme.subtitle(),
-                INK,
-            );
-            ty += line_height(theme.subtitle());
-        }
+        let titles = wrap(&panel.title, theme.subtitle(), l.cell_w - theme.px(20.0));
+        let mid = (frame.left + frame.right) / 2.0;
+        centered_lines(
+            canvas,
+            &titles,
+            mid,
+            cy + theme.px(4.0),
+            theme.subtitle(),
+            INK,
+        );
         frame.draw(canvas, theme);
         if panel.curves.is_empty() {
-            canvas.text(
-                "no runs",
-                TextPlacement {
-                    x: (frame.left + frame.right) / 2.0,
-                    y: (frame.top + frame.bottom) / 2.0,
-                    h: HAlign::Center,
-                    v: VAlign::Middle,
-                    vertical: false,
-                },
-                theme.small(),
-                MUTED,
-            );
+            frame.note(canvas, theme, "no runs");
         }
         for curve in &panel.curves {
             let color = color_of(curve.style);
@@ -220,13 +208,12 @@ pub fn draw(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn Canv
         if row + 1 == fig.rows {
             canvas.text(
                 &fig.x.title,
-                TextPlacement {
-                    x: (frame.left + frame.right) / 2.0,
-                    y: cy + l.cell_h - theme.px(8.0),
-                    h: HAlign::Center,
-                    v: VAlign::Bottom,
-                    vertical: false,
-                },
+                TextPlacement::new(
+                    (frame.left + frame.right) / 2.0,
+                    cy + l.cell_h - theme.px(8.0),
+                    HAlign::Center,
+                    VAlign::Bottom,
+                ),
                 theme.axis_title(),
                 INK,
             );
@@ -234,13 +221,10 @@ pub fn draw(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn Canv
         if col == 0 {
             canvas.text(
                 &fig.y.title,
-                TextPlacement {
-                    x: cx + line_height(theme.axis_title()) / 2.0 + theme.px(4.0),
-                    y: (frame.top + frame.bottom) / 2.0,
-                    h: HAlign::Center,
-                    v: VAlign::Middle,
-                    vertical: true,
-                },
+                TextPlacement::vertical(
+                    cx + line_height(theme.axis_title()) / 2.0 + theme.px(4.0),
+                    (frame.top + frame.bottom) / 2.0,
+                ),
                 theme.axis_title(),
                 INK,
             );
@@ -253,13 +237,7 @@ pub fn draw(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn Canv
     for line in &l.note_lines {
         canvas.text(
             line,
-            TextPlacement {
-                x: l.grid_left,
-                y: ny,
-                h: HAlign::Left,
-                v: VAlign::Top,
-                vertical: false,
-            },
+            TextPlacement::new(l.grid_left, ny, HAlign::Left, VAlign::Top),
             theme.small(),
             MUTED,
         );
@@ -279,13 +257,7 @@ fn draw_legend(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn C
             theme.legend_title(),
             l.legend_w - theme.px(20.0),
         ),
-        TextPlacement {
-            x,
-            y,
-            h: HAlign::Left,
-            v: VAlign::Top,
-            vertical: false,
-        },
+        TextPlacement::new(x, y, HAlign::Left, VAlign::Top),
         theme.legend_title(),
         INK,
     );
@@ -304,40 +276,12 @@ fn draw_legend(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn C
         );
         canvas.text(
             &ellipsize(label, theme.legend(), l.legend_w - theme.px(60.0)),
-            TextPlacement {
-                x: x + theme.px(40.0),
-                y: mid,
-                h: HAlign::Left,
-                v: VAlign::Middle,
-                vertical: false,
-            },
+            TextPlacement::new(x + theme.px(40.0), mid, HAlign::Left, VAlign::Middle),
             theme.legend(),
             INK,
         );
         y += row_h;
     }
-}
-
-fn text_line(
-    canvas: &mut dyn Canvas,
-    text: &str,
-    x: f64,
-    y: f64,
-    font: super::canvas::Font,
-    color: super::canvas::Color,
-) {
-    canvas.text(
-        text,
-        TextPlacement {
-            x,
-            y,
-            h: HAlign::Center,
-            v: VAlign::Top,
-            vertical: false,
-        },
-        font,
-        color,
-    );
 }
 
 /// How much taller than the grid a legend of `n` entries is (to grow the figure when the

@@ -4,7 +4,9 @@
 
 use super::axes::{AxisMap, Frame};
 use super::canvas::{Canvas, Color, HAlign, TextPlacement, VAlign, text_size};
-use super::theme::{INK, MUTED, Marker, PALETTE, Theme, WHITE, draw_marker, line_height, wrap};
+use super::theme::{
+    INK, MUTED, Marker, PALETTE, Theme, WHITE, centered_lines, draw_marker, line_height, wrap,
+};
 use crate::pareto::ParetoChart;
 use crate::scale::Scale;
 
@@ -255,26 +257,16 @@ fn overlap(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> f64 {
 /// Draw the chart on a canvas of the layout's size.
 pub fn draw(chart: &ParetoChart, l: &ParetoLayout, theme: &Theme, canvas: &mut dyn Canvas) {
     canvas.rect((0.0, 0.0), (l.width, l.height), Some(WHITE), None);
-    let mut y = theme.px(18.0);
-    for (line, font, color) in l.title_lines.iter().map(|t| (t, theme.title(), INK)).chain(
-        l.subtitle_lines
-            .iter()
-            .map(|t| (t, theme.subtitle(), MUTED)),
-    ) {
-        canvas.text(
-            line,
-            TextPlacement {
-                x: l.width / 2.0,
-                y,
-                h: HAlign::Center,
-                v: VAlign::Top,
-                vertical: false,
-            },
-            font,
-            color,
-        );
-        y += line_height(font);
-    }
+    let m = theme.px(18.0);
+    let y = centered_lines(canvas, &l.title_lines, l.width / 2.0, m, theme.title(), INK);
+    centered_lines(
+        canvas,
+        &l.subtitle_lines,
+        l.width / 2.0,
+        y,
+        theme.subtitle(),
+        MUTED,
+    );
     let f = l.frame;
     f.draw(canvas, theme);
     for p in &chart.points {
@@ -302,13 +294,12 @@ pub fn draw(chart: &ParetoChart, l: &ParetoLayout, theme: &Theme, canvas: &mut d
         for (k, line) in label.lines.iter().enumerate() {
             canvas.text(
                 line,
-                TextPlacement {
-                    x: b.0,
-                    y: b.1 + k as f64 * line_height(theme.small()),
-                    h: HAlign::Left,
-                    v: VAlign::Top,
-                    vertical: false,
-                },
+                TextPlacement::new(
+                    b.0,
+                    b.1 + k as f64 * line_height(theme.small()),
+                    HAlign::Left,
+                    VAlign::Top,
+                ),
                 theme.small(),
                 INK,
             );
@@ -324,40 +315,25 @@ pub fn draw(chart: &ParetoChart, l: &ParetoLayout, theme: &Theme, canvas: &mut d
         draw_marker(canvas, Marker::Circle, *c, theme.px(5.0), FRONT);
     }
     if chart.points.is_empty() {
-        canvas.text(
-            "no runs with a user count",
-            TextPlacement {
-                x: (f.left + f.right) / 2.0,
-                y: (f.top + f.bottom) / 2.0,
-                h: HAlign::Center,
-                v: VAlign::Middle,
-                vertical: false,
-            },
-            theme.small(),
-            MUTED,
-        );
+        f.note(canvas, theme, "no runs with a user count");
     }
     canvas.text(
         &chart.x_title,
-        TextPlacement {
-            x: (f.left + f.right) / 2.0,
-            y: l.height - theme.px(18.0),
-            h: HAlign::Center,
-            v: VAlign::Bottom,
-            vertical: false,
-        },
+        TextPlacement::new(
+            (f.left + f.right) / 2.0,
+            l.height - theme.px(18.0),
+            HAlign::Center,
+            VAlign::Bottom,
+        ),
         theme.axis_title(),
         INK,
     );
     canvas.text(
         &chart.y_title,
-        TextPlacement {
-            x: theme.px(18.0) + line_height(theme.axis_title()) / 2.0,
-            y: (f.top + f.bottom) / 2.0,
-            h: HAlign::Center,
-            v: VAlign::Middle,
-            vertical: true,
-        },
+        TextPlacement::vertical(
+            theme.px(18.0) + line_height(theme.axis_title()) / 2.0,
+            (f.top + f.bottom) / 2.0,
+        ),
         theme.axis_title(),
         INK,
     );
@@ -425,13 +401,7 @@ fn draw_legend(chart: &ParetoChart, f: &Frame, theme: &Theme, canvas: &mut dyn C
         }
         canvas.text(
             entry,
-            TextPlacement {
-                x: sx + theme.px(40.0),
-                y: mid,
-                h: HAlign::Left,
-                v: VAlign::Middle,
-                vertical: false,
-            },
+            TextPlacement::new(sx + theme.px(40.0), mid, HAlign::Left, VAlign::Middle),
             font,
             INK,
         );

@@ -1,7 +1,7 @@
 //! Colours, fonts, markers and text wrapping shared by every chart: seaborn's "deep"
 //! palette and white-grid look, so the charts feel familiar to users of vLLM's plots.
 
-use super::canvas::{Canvas, Color, Font, text_size};
+use super::canvas::{Canvas, Color, Font, HAlign, TextPlacement, VAlign, text_size};
 
 /// seaborn's "deep" palette.
 pub const PALETTE: [Color; 10] = [
@@ -211,4 +211,26 @@ pub fn ellipsize(text: &str, font: Font, max_width: f64) -> String {
 /// The height of one line of text in `font`, with leading.
 pub fn line_height(font: Font) -> f64 {
     font.size / 1.24 * 1.3
+}
+
+/// Write lines centred on `x`, one under the other from `top`; returns the y below them.
+pub fn centered_lines(
+    canvas: &mut dyn Canvas,
+    lines: &[String],
+    x: f64,
+    top: f64,
+    font: Font,
+    color: Color,
+) -> f64 {
+    let mut y = top;
+    for line in lines {
+        canvas.text(
+            line,
+            TextPlacement::new(x, y, HAlign::Center, VAlign::Top),
+            font,
+            color,
+        );
+        y += line_height(font);
+    }
+    y
 }
