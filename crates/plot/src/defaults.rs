@@ -142,8 +142,7 @@ pub fn default_figures(table: &Table, curve_by: &[String]) -> Vec<Figure> {
         .map(|y| {
             let mut spec = CurveSpec::new(DEFAULT_X, y);
             spec.curve_by = curve_by.to_vec();
-            let runs = table.runs.clone();
-            build_figure(&spec, GroupKey::default(), &runs)
+            build_figure(&spec, GroupKey::default(), &table.runs)
         })
         .filter(|f| !f.is_empty())
         .collect()

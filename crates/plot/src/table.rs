@@ -78,13 +78,16 @@ impl Table {
 
     /// Every variable present in some run, in first-seen order (pandas' columns).
     pub fn variables(&self) -> Vec<String> {
-        llmsweep_core::record::columns(
-            &self
-                .runs
-                .iter()
-                .map(|r| r.record.clone())
-                .collect::<Vec<_>>(),
-        )
+        let mut seen = std::collections::HashSet::new();
+        let mut vars = Vec::new();
+        for run in &self.runs {
+            for k in run.record.keys() {
+                if seen.insert(k.as_str()) {
+                    vars.push(k.clone());
+                }
+            }
+        }
+        vars
     }
 
     /// Is `var` present in some run?
