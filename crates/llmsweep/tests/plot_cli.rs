@@ -214,6 +214,14 @@ fn an_empty_result_after_filtering_says_so() {
             "no runs left to plot after --filter-by max_concurrency>1000 (12 runs before filtering)",
         ));
     assert!(files_in(&dir, ".png").is_empty());
+    // Runs are left, but none can be drawn on a log axis.
+    plot(&dir)
+        .args(["--var-x", "rtfx", "--scale-x", "log"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "nothing to draw: none of the 12 runs has a finite numeric rtfx and p99_e2el_ms inside the axis scales",
+        ));
 }
 
 #[test]

@@ -63,6 +63,20 @@ pub enum PlotError {
         /// How many runs there were.
         before: usize,
     },
+    /// Runs are left, but none has a point to draw.
+    #[error(
+        "nothing to draw: none of the {runs} runs has a finite numeric {var_x} and {var_y}{scales}"
+    )]
+    NothingToDraw {
+        /// Runs after filtering.
+        runs: usize,
+        /// The x variable.
+        var_x: String,
+        /// The y variable.
+        var_y: String,
+        /// A note about log/sqrt scales, if one is used.
+        scales: String,
+    },
     /// No run could be placed on the Pareto chart.
     #[error("{0}")]
     NoParetoPoints(String),

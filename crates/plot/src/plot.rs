@@ -12,6 +12,7 @@ use crate::error::PlotError;
 use crate::figure::{CurveSpec, Figure, build_figure};
 use crate::filter::apply_filters;
 use crate::render::{Chart, FigureSize, ImageFormat, render};
+use crate::scale::Scale;
 use crate::table::{GroupKey, Run, Table, group_rows};
 
 /// Everything `llmsweep plot` needs.
@@ -170,8 +171,8 @@ pub fn build_figures(
 }
 
 /// Run `llmsweep plot`: read the folder, build the figures, and (unless a dry run) write
-/// them. Fails when the folder has no runs, a variable is missing, or no figure has
-/// anything left to draw after filtering.
+/// them. Fails when the folder has no runs, a variable is missing, no run is left after
+/// filtering, or no run left has a point to draw.
 pub fn plot(opts: &PlotOptions) -> Result<Vec<FigureOutcome>, PlotError> {
     let table = Table::load_nonempty(&opts.output_dir)?;
     check_variables(&table, &opts.spec)?;
@@ -182,6 +183,20 @@ pub fn plot(opts: &PlotOptions) -> Result<Vec<FigureOutcome>, PlotError> {
         return Err(PlotError::EmptyAfterFilter {
             filters: filters_text(&opts.spec),
             before: table.runs.len(),
+        });
+    }
+    if figures.iter().all(|(_, _, f)| f.is_empty()) {
+        let spec = &opts.spec;
+        let scaled = spec.scale_x != Scale::Linear || spec.scale_y != Scale::Linear;
+        return Err(PlotError::NothingToDraw {
+            runs: total_after,
+            var_x: spec.var_x.clone(),
+            var_y: spec.var_y.clone(),
+            scales: if scaled {
+                " inside the axis scales (log needs values > 0, sqrt values >= 0)".into()
+            } else {
+                String::new()
+            },
         });
     }
     let mut outcomes = Vec::new();
