@@ -75,16 +75,16 @@ pub struct Args {
     #[arg(value_name = "OUTPUT_DIR")]
     pub output_dir: PathBuf,
     /// Where figures go, relative to OUTPUT_DIR (default: OUTPUT_DIR itself).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub fig_dir: String,
     /// Comma list of variables: one figure per combination of their values.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub fig_by: String,
     /// Comma list of variables: one grid row per combination of their values.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub row_by: String,
     /// Comma list of variables: one grid column per combination of their values.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub col_by: String,
     /// Comma list of variables: one curve per combination of their values.
     #[arg(long)]
@@ -97,11 +97,11 @@ pub struct Args {
     pub var_y: String,
     /// Comma list of `VAR OP VALUE` (OP one of ==, !=, <=, >=, <, >): plot only runs
     /// passing all, e.g. `max_concurrency<1000,max_num_batched_tokens<=4096`.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub filter_by: String,
     /// Comma list of `VAR%SIZE`: round values down to bins of SIZE, e.g.
     /// `request_throughput%1`.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub bin_by: String,
     /// x axis scale: linear, log or sqrt.
     #[arg(long, value_parser = parse_scale, default_value = "linear")]
