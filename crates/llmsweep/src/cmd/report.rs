@@ -1,16 +1,22 @@
-//! `llmsweep report`: not built yet. Its owner replaces this file.
+//! `llmsweep report`: write OUTPUT_DIR/report.html, one self-contained page (no network
+//! needed) with the experiment's commands, results, charts, SLA answers, start-up times
+//! and failures.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Flags of this subcommand.
+/// Flags of `llmsweep report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Everything, until this subcommand exists.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    /// The experiment folder (written by llmsweep or by vLLM's `vllm bench sweep`).
+    #[arg(value_name = "OUTPUT_DIR")]
+    pub output_dir: PathBuf,
 }
 
-/// Run the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+/// Run `llmsweep report`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let path = llmsweep_plot::report::write_report(&args.output_dir)?;
+    writeln!(std::io::stdout().lock(), "Wrote {}", path.display())?;
+    Ok(ExitCode::SUCCESS)
 }
