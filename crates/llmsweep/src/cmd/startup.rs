@@ -92,5 +92,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(csv) = &outcome.summary_csv {
         writeln!(out, "Summary: {csv}", csv = csv.display())?;
     }
+    super::sweep_args::charts_and_report(&mut out, &outcome.experiment_dir)?;
     Ok(ExitCode::SUCCESS)
 }

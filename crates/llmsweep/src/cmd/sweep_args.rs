@@ -138,5 +138,39 @@ pub fn finish(outcome: &SweepOutcome) -> Result<ExitCode> {
     if let Some(csv) = &outcome.summary_csv {
         writeln!(out, "Summary: {}", csv.display())?;
     }
+    charts_and_report(&mut out, &outcome.experiment_dir)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Draw the default charts and write the HTML report of an experiment folder, and say
+/// where they are. Drawing never fails a sweep whose results are safely on disk: a problem
+/// is reported and the command to retry it is given.
+pub fn charts_and_report(out: &mut impl std::io::Write, dir: &std::path::Path) -> Result<()> {
+    match llmsweep_plot::defaults::draw_default_charts(dir) {
+        Ok(charts) => {
+            if !charts.files.is_empty() {
+                writeln!(out, "Charts:")?;
+                for f in &charts.files {
+                    writeln!(out, "  {}", f.display())?;
+                }
+            }
+            for note in &charts.notes {
+                writeln!(out, "  (no chart: {note})")?;
+            }
+        }
+        Err(e) => writeln!(
+            out,
+            "Charts could not be drawn: {e} (retry with `llmsweep plot {}`)",
+            dir.display()
+        )?,
+    }
+    match llmsweep_plot::report::write_report(dir) {
+        Ok(path) => writeln!(out, "Report: {}", path.display())?,
+        Err(e) => writeln!(
+            out,
+            "The report could not be written: {e} (retry with `llmsweep report {}`)",
+            dir.display()
+        )?,
+    }
+    Ok(())
 }
