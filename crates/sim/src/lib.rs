@@ -9,3 +9,4 @@ pub mod sim;
 pub mod step_time;
 pub mod text;
 pub mod tokenizer;
+pub mod virtual_run;

@@ -106,6 +106,8 @@ pub struct StepRecord {
     pub waiting: u32,
     /// Whether planning preempted a request.
     pub preempted: bool,
+    /// Share of KV blocks in use once the step was planned.
+    pub kv_usage: f64,
 }
 
 /// Convert seconds to whole nanoseconds (rounded).

@@ -334,6 +334,7 @@ impl StepEngine {
                 running: self.running.len() as u32,
                 waiting: (self.by_id.len() - self.running.len()) as u32,
                 preempted,
+                kv_usage: self.pool.usage(),
             });
         }
         self.step = Some(Step {
