@@ -6,6 +6,7 @@ mod hashing;
 pub mod metrics;
 pub mod profile;
 pub mod sim;
+pub mod startup;
 pub mod step_time;
 pub mod text;
 pub mod tokenizer;
