@@ -351,6 +351,18 @@ impl SimConfig {
         SimTokenizer::new(self.profile.arch.vocab)
     }
 
+    /// What makes two starts share a compile cache: model, profile and parallelism.
+    pub fn cache_key(&self) -> String {
+        format!(
+            "model={} profile={} tp={} pp={} kv_cache_dtype={}",
+            self.model,
+            self.profile.name,
+            self.parallelism.tp,
+            self.parallelism.pp,
+            self.kv_cache_dtype
+        )
+    }
+
     /// Facts for `vllm:cache_config_info`.
     pub fn cache_info(&self) -> CacheInfo {
         CacheInfo {
@@ -385,6 +397,59 @@ impl SimConfig {
         };
         Simulator::new(backend, self.cache_info())
     }
+}
+
+/// The `--list-profiles` table: each profile with its key figures at default settings.
+pub fn describe_profiles() -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:<22} {:<34} {:<16} {:>9} {:>11} {:>12} {:>8} {:>10}\n",
+        "PROFILE", "MODEL", "GPUS", "TPOT@1", "PREFILL", "KV@0.9", "MAX_LEN", "SEQS/TOK"
+    );
+    for p in profile::PROFILES {
+        let Ok(c) = resolve(&SimOptions {
+            profile: Some(p.name.into()),
+            ..SimOptions::default()
+        }) else {
+            continue;
+        };
+        let gpus = match p.timing {
+            Timing::Roofline { hardware, .. } => format!("{}x {}", p.default_tp, hardware.name),
+            Timing::Fixed | Timing::Instant => "-".into(),
+        };
+        let (tpot, prefill, kv) = match (c.coefficients, c.memory) {
+            (Some(k), Some(m)) => (
+                format!("{:.1} ms", k.batch1_tpot(256) * 1e3),
+                format!("{:.0}k tok/s", 8192.0 / k.prefill_seconds(8192, 8192) / 1e3),
+                format!("{:.0}k tok", m.capacity_tokens as f64 / 1e3),
+            ),
+            _ => {
+                let (ttft, itl) = c.fixed_latency_ns.unwrap_or((0, 0));
+                (
+                    format!("{:.1} ms", itl as f64 / 1e6),
+                    format!("TTFT {:.0} ms", ttft as f64 / 1e6),
+                    "-".into(),
+                )
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{:<22} {:<34} {:<16} {:>9} {:>11} {:>12} {:>8} {:>10}",
+            p.name,
+            p.model,
+            gpus,
+            tpot,
+            prefill,
+            kv,
+            c.scheduler.max_model_len,
+            format!("{}/{}", c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens),
+        );
+    }
+    out.push_str("\nTPOT@1: one stream at 256 tokens of context. PREFILL: one 8k-token prompt. KV@0.9: KV-cache tokens at\n--gpu-memory-utilization 0.9. fixed: --fixed-ttft-ms / --fixed-itl-ms set its latencies. A model name\ncontaining a profile's model (e.g. Llama-3.1-8B) selects it; --profile overrides.\n");
+    for p in profile::PROFILES {
+        let _ = writeln!(out, "  {:<22} {}", p.name, p.summary);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -455,6 +520,14 @@ mod tests {
         );
         assert!(err(|o| o.fixed_itl_ms = Some(5.0)).contains("only applies to --profile fixed"));
         assert!(err(|o| o.kv_cache_dtype = Some("int3".into())).contains("--kv-cache-dtype"));
+    }
+
+    #[test]
+    fn profile_table_lists_key_figures() {
+        let table = describe_profiles();
+        for needle in ["llama-3-8b-h100", "6.6 ms", "438k tok", "llama-3-70b-h100-tp4", "4x H100-80GB", "17.3 ms", "qwen3-0.6b-h100", "tiny", "fixed", "instant"] {
+            assert!(table.contains(needle), "missing {needle}:\n{table}");
+        }
     }
 
     #[test]

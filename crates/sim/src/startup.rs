@@ -75,7 +75,7 @@ pub struct StartupPlan {
 impl StartupPlan {
     /// Total seconds.
     pub fn total_seconds(&self) -> f64 {
-        self.phases.iter().map(|p| p.seconds).sum()
+        self.phases.iter().fold(0.0, |total, p| total + p.seconds)
     }
 
     /// Seconds of `kind` (0 when skipped).
@@ -240,5 +240,82 @@ mod tests {
         assert_eq!(with_commas(131_072), "131,072");
         assert_eq!(with_commas(999), "999");
         assert_eq!(with_commas(1_000_000), "1,000,000");
+    }
+}
+
+/// Facts the start-up log lines mention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFacts {
+    /// The model id.
+    pub model: String,
+    /// Weights per GPU, GiB.
+    pub weights_gib_per_gpu: f64,
+    /// KV-cache memory, GiB (`None` for profiles without a KV model).
+    pub available_kv_gib: Option<f64>,
+    /// KV-cache size in tokens.
+    pub kv_tokens: u64,
+    /// `--max-model-len`.
+    pub max_model_len: u32,
+    /// Model-length requests that fit at once.
+    pub max_concurrency: f64,
+}
+
+/// The lines vLLM logs when `phase` ends (`compile_seconds` and `init_seconds` are the
+/// totals of the whole start).
+pub fn phase_log_lines(phase: &Phase, plan: &StartupPlan, facts: &LogFacts) -> Vec<String> {
+    let s = phase.seconds;
+    let init_engine = plan.compile_seconds()
+        + plan.seconds(PhaseKind::Memory)
+        + plan.seconds(PhaseKind::Graphs);
+    let init_line = format!(
+        "init engine (profile, create kv cache, warmup model) took {init_engine:.2} seconds"
+    );
+    let has_graphs = plan.phases.iter().any(|p| p.kind == PhaseKind::Graphs);
+    match phase.kind {
+        PhaseKind::Process => vec![format!("Starting to load model {}...", facts.model)],
+        PhaseKind::Weights => vec![
+            format!("Loading weights took {s:.2} seconds"),
+            format!(
+                "Model loading took {:.4} GiB memory and {s:.6} seconds",
+                facts.weights_gib_per_gpu
+            ),
+        ],
+        PhaseKind::Dynamo => vec![format!("Dynamo bytecode transform time: {s:.2} s")],
+        PhaseKind::Inductor => {
+            let first = if plan.warm {
+                format!(
+                    "Directly load the compiled graph(s) for dynamic shape from the cache, took {s:.3} s"
+                )
+            } else {
+                format!("Compiling a graph for dynamic shape takes {s:.2} s")
+            };
+            vec![
+                first,
+                format!("torch.compile takes {:.2} s in total", plan.compile_seconds()),
+            ]
+        }
+        PhaseKind::Memory => {
+            let mut lines = match facts.available_kv_gib {
+                Some(gib) => vec![
+                    format!("Available KV cache memory: {gib:.2} GiB"),
+                    format!("GPU KV cache size: {} tokens", with_commas(facts.kv_tokens)),
+                    format!(
+                        "Maximum concurrency for {} tokens per request: {:.2}x",
+                        with_commas(u64::from(facts.max_model_len)),
+                        facts.max_concurrency
+                    ),
+                ],
+                None => vec!["This profile simulates no KV cache: latency does not depend on load".into()],
+            };
+            if !has_graphs {
+                lines.push(init_line.clone());
+            }
+            lines
+        }
+        PhaseKind::Graphs => vec![
+            format!("Graph capturing finished in {s:.0} secs, took 0.50 GiB"),
+            init_line,
+        ],
+        PhaseKind::Api => Vec::new(),
     }
 }
