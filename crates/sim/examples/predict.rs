@@ -81,7 +81,10 @@ fn predict(args: Vec<String>) -> Result<String, String> {
     let tpot = ms(&|r| r.tpot_s());
     let e2e = ms(&|r| r.e2e_s());
     let duration = report.end_ns as f64 / 1e9;
-    let tokens: u64 = report.finished().map(|r| u64::from(r.output_tokens())).sum();
+    let tokens: u64 = report
+        .finished()
+        .map(|r| u64::from(r.output_tokens()))
+        .sum();
     Ok(serde_json::json!({
         "profile": config.profile.name,
         "input_len": input,

@@ -151,7 +151,9 @@ pub fn plan_memory(m: &MemoryInputs) -> Result<MemoryPlan, CapacityError> {
                     available_gib: available_kv_gib,
                 });
             }
-            (available_kv_gib * GIB / block_bytes).floor().min(f64::from(u32::MAX)) as u32
+            (available_kv_gib * GIB / block_bytes)
+                .floor()
+                .min(f64::from(u32::MAX)) as u32
         }
     };
     let capacity_tokens = u64::from(num_blocks) * u64::from(m.block_size);
@@ -194,7 +196,9 @@ mod tests {
     }
 
     fn tokens(profile: &str, tp: u32, util: f64) -> f64 {
-        plan_memory(&inputs(profile, tp, util, 1024)).unwrap().capacity_tokens as f64
+        plan_memory(&inputs(profile, tp, util, 1024))
+            .unwrap()
+            .capacity_tokens as f64
     }
 
     #[test]
@@ -218,12 +222,19 @@ mod tests {
     #[test]
     fn refuses_what_vllm_refuses() {
         let err = plan_memory(&inputs("llama-3-70b-h100-tp4", 1, 0.9, 1024)).unwrap_err();
-        assert!(matches!(err, CapacityError::WeightsTooLarge { .. }), "{err}");
+        assert!(
+            matches!(err, CapacityError::WeightsTooLarge { .. }),
+            "{err}"
+        );
         let err = plan_memory(&inputs("llama-3-8b-h100", 1, 0.2, 1024)).unwrap_err();
-        assert!(err.to_string().contains("No available memory for the cache blocks"));
+        assert!(
+            err.to_string()
+                .contains("No available memory for the cache blocks")
+        );
         let err = plan_memory(&inputs("llama-3-70b-h100-tp4", 2, 0.9, 131_072)).unwrap_err();
         assert!(
-            err.to_string().contains("max seq len (131072) is larger than the maximum"),
+            err.to_string()
+                .contains("max seq len (131072) is larger than the maximum"),
             "{err}"
         );
     }

@@ -165,7 +165,10 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         }),
         (None, None) => profile::default_profile(),
     };
-    let model = opts.model.clone().unwrap_or_else(|| profile.model.to_string());
+    let model = opts
+        .model
+        .clone()
+        .unwrap_or_else(|| profile.model.to_string());
     let served_model_names = if opts.served_model_names.is_empty() {
         vec![model.clone()]
     } else {
@@ -213,7 +216,11 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
     }
     let block_size = opts.block_size.unwrap_or(16);
     if !BLOCK_SIZES.contains(&block_size) {
-        return Err(invalid("--block-size", block_size, "expected one of 1, 8, 16, 32, 64, 128"));
+        return Err(invalid(
+            "--block-size",
+            block_size,
+            "expected one of 1, 8, 16, 32, 64, 128",
+        ));
     }
     let max_model_len = opts.max_model_len.unwrap_or(profile.default_max_model_len);
     if max_model_len > arch.max_position {
@@ -228,11 +235,19 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         ));
     }
     if max_model_len < 2 {
-        return Err(invalid("--max-model-len", max_model_len, "must be at least 2"));
+        return Err(invalid(
+            "--max-model-len",
+            max_model_len,
+            "must be at least 2",
+        ));
     }
     let max_num_seqs = opts.max_num_seqs.unwrap_or(profile.default_max_num_seqs);
     if max_num_seqs == 0 {
-        return Err(invalid("--max-num-seqs", max_num_seqs, "must be at least 1"));
+        return Err(invalid(
+            "--max-num-seqs",
+            max_num_seqs,
+            "must be at least 1",
+        ));
     }
     let max_num_batched_tokens = opts
         .max_num_batched_tokens
@@ -261,7 +276,11 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
     }
     let jitter = opts.step_jitter.unwrap_or(0.0);
     if !(0.0..=1.0).contains(&jitter) {
-        return Err(invalid("--step-jitter", jitter, "expected a σ between 0 and 1"));
+        return Err(invalid(
+            "--step-jitter",
+            jitter,
+            "expected a σ between 0 and 1",
+        ));
     }
     let is_fixed = matches!(profile.timing, Timing::Fixed);
     for (flag, value) in [
@@ -312,7 +331,12 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         Timing::Fixed => {
             let ttft = opts.fixed_ttft_ms.unwrap_or(DEFAULT_FIXED_TTFT_MS);
             let itl = opts.fixed_itl_ms.unwrap_or(DEFAULT_FIXED_ITL_MS);
-            (None, None, Some((secs_to_ns(ttft / 1e3), secs_to_ns(itl / 1e3))), 0)
+            (
+                None,
+                None,
+                Some((secs_to_ns(ttft / 1e3), secs_to_ns(itl / 1e3))),
+                0,
+            )
         }
         Timing::Instant => (None, None, Some((0, 0)), 0),
     };
@@ -442,7 +466,10 @@ pub fn describe_profiles() -> String {
             prefill,
             kv,
             c.scheduler.max_model_len,
-            format!("{}/{}", c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens),
+            format!(
+                "{}/{}",
+                c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens
+            ),
         );
     }
     out.push_str("\nTPOT@1: one stream at 256 tokens of context. PREFILL: one 8k-token prompt. KV@0.9: KV-cache tokens at\n--gpu-memory-utilization 0.9. fixed: --fixed-ttft-ms / --fixed-itl-ms set its latencies. A model name\ncontaining a profile's model (e.g. Llama-3.1-8B) selects it; --profile overrides.\n");
@@ -465,7 +492,7 @@ mod tests {
         let c = resolve(&opts()).unwrap();
         assert_eq!(c.profile.name, "llama-3-8b-h100");
         assert_eq!(c.model, "meta-llama/Llama-3.1-8B-Instruct");
-        assert_eq!(c.served_model_names, [c.model.clone()]);
+        assert_eq!(c.served_model_names, std::slice::from_ref(&c.model));
         assert_eq!(
             (c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens),
             (1024, 8192)
@@ -482,7 +509,10 @@ mod tests {
         let mut o = opts();
         o.model = Some("meta-llama/Llama-3.1-70B-Instruct".into());
         let c = resolve(&o).unwrap();
-        assert_eq!((c.profile.name, c.parallelism.tp), ("llama-3-70b-h100-tp4", 4));
+        assert_eq!(
+            (c.profile.name, c.parallelism.tp),
+            ("llama-3-70b-h100-tp4", 4)
+        );
         o.model = Some("acme/mystery-13b".into());
         let c = resolve(&o).unwrap();
         assert_eq!(c.profile.name, "llama-3-8b-h100");
@@ -503,7 +533,9 @@ mod tests {
         assert!(err(|o| o.gpu_memory_utilization = Some(1.5)).contains("(0, 1]"));
         assert!(err(|o| o.gpu_memory_utilization = Some(0.1)).contains("No available memory"));
         assert!(err(|o| o.block_size = Some(7)).contains("--block-size 7"));
-        assert!(err(|o| o.max_model_len = Some(200_000)).contains("max_position_embeddings=131072"));
+        assert!(
+            err(|o| o.max_model_len = Some(200_000)).contains("max_position_embeddings=131072")
+        );
         assert!(
             err(|o| {
                 o.max_num_seqs = Some(512);
@@ -525,7 +557,18 @@ mod tests {
     #[test]
     fn profile_table_lists_key_figures() {
         let table = describe_profiles();
-        for needle in ["llama-3-8b-h100", "6.6 ms", "438k tok", "llama-3-70b-h100-tp4", "4x H100-80GB", "17.3 ms", "qwen3-0.6b-h100", "tiny", "fixed", "instant"] {
+        for needle in [
+            "llama-3-8b-h100",
+            "6.6 ms",
+            "438k tok",
+            "llama-3-70b-h100-tp4",
+            "4x H100-80GB",
+            "17.3 ms",
+            "qwen3-0.6b-h100",
+            "tiny",
+            "fixed",
+            "instant",
+        ] {
             assert!(table.contains(needle), "missing {needle}:\n{table}");
         }
     }

@@ -21,8 +21,8 @@ pub const ITL_BUCKETS: &[f64] = &[
 ];
 /// Bucket bounds of the request-level latency histograms (E2E, queue, prefill, decode).
 pub const REQUEST_BUCKETS: &[f64] = &[
-    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
-    240.0, 480.0, 960.0, 1920.0, 7680.0,
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+    480.0, 960.0, 1920.0, 7680.0,
 ];
 
 /// A cumulative-on-render histogram with fixed bucket bounds.
@@ -100,7 +100,10 @@ impl Histogram {
                 Some(b) => format!("{b:?}"),
                 None => "+Inf".to_string(),
             };
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\",{labels}}} {cumulative:?}.0");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{le}\",{labels}}} {cumulative:?}.0"
+            );
         }
         let _ = writeln!(out, "{name}_count{{{labels}}} {:?}.0", self.count);
         let _ = writeln!(out, "{name}_sum{{{labels}}} {:?}", self.sum);
@@ -234,41 +237,167 @@ impl Metrics {
     pub fn render(&self, model_name: &str, gauges: &Gauges, cache: &CacheInfo) -> String {
         let labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(model_name));
         let mut out = String::with_capacity(16 * 1024);
-        gauge(&mut out, "vllm:num_requests_running", "Number of requests in model execution batches.", &labels, gauges.running as f64);
-        gauge(&mut out, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", &labels, gauges.waiting as f64);
-        gauge(&mut out, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", &labels, gauges.kv_usage);
-        gauge(&mut out, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage (older name). 1 means 100 percent usage.", &labels, gauges.kv_usage);
-        counter(&mut out, "vllm:num_preemptions", "Cumulative number of preemptions from the engine.", &labels, self.preemptions);
-        counter(&mut out, "vllm:prompt_tokens", "Number of prefill tokens processed.", &labels, self.prompt_tokens);
-        counter(&mut out, "vllm:generation_tokens", "Number of generation tokens processed.", &labels, self.generation_tokens);
-        counter(&mut out, "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", &labels, self.prefix_queries);
-        counter(&mut out, "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", &labels, self.prefix_hits);
-        let _ = writeln!(out, "# HELP vllm:request_success_total Count of successfully processed requests.");
+        gauge(
+            &mut out,
+            "vllm:num_requests_running",
+            "Number of requests in model execution batches.",
+            &labels,
+            gauges.running as f64,
+        );
+        gauge(
+            &mut out,
+            "vllm:num_requests_waiting",
+            "Number of requests waiting to be processed.",
+            &labels,
+            gauges.waiting as f64,
+        );
+        gauge(
+            &mut out,
+            "vllm:kv_cache_usage_perc",
+            "KV-cache usage. 1 means 100 percent usage.",
+            &labels,
+            gauges.kv_usage,
+        );
+        gauge(
+            &mut out,
+            "vllm:gpu_cache_usage_perc",
+            "GPU KV-cache usage (older name). 1 means 100 percent usage.",
+            &labels,
+            gauges.kv_usage,
+        );
+        counter(
+            &mut out,
+            "vllm:num_preemptions",
+            "Cumulative number of preemptions from the engine.",
+            &labels,
+            self.preemptions,
+        );
+        counter(
+            &mut out,
+            "vllm:prompt_tokens",
+            "Number of prefill tokens processed.",
+            &labels,
+            self.prompt_tokens,
+        );
+        counter(
+            &mut out,
+            "vllm:generation_tokens",
+            "Number of generation tokens processed.",
+            &labels,
+            self.generation_tokens,
+        );
+        counter(
+            &mut out,
+            "vllm:prefix_cache_queries",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            &labels,
+            self.prefix_queries,
+        );
+        counter(
+            &mut out,
+            "vllm:prefix_cache_hits",
+            "Prefix cache hits, in terms of number of cached tokens.",
+            &labels,
+            self.prefix_hits,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vllm:request_success_total Count of successfully processed requests."
+        );
         let _ = writeln!(out, "# TYPE vllm:request_success_total counter");
         for (reason, n) in ["length", "stop", "abort"].iter().zip(self.finished) {
-            let _ = writeln!(out, "vllm:request_success_total{{{labels},finished_reason=\"{reason}\"}} {n:?}.0");
+            let _ = writeln!(
+                out,
+                "vllm:request_success_total{{{labels},finished_reason=\"{reason}\"}} {n:?}.0"
+            );
         }
-        self.ttft.render(&mut out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", &labels);
-        self.itl.render(&mut out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", &labels);
-        self.itl.render(&mut out, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds (older name).", &labels);
-        self.e2e.render(&mut out, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", &labels);
-        self.queue.render(&mut out, "vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", &labels);
-        self.prefill.render(&mut out, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", &labels);
-        self.decode.render(&mut out, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", &labels);
-        let _ = writeln!(out, "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig");
+        self.ttft.render(
+            &mut out,
+            "vllm:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            &labels,
+        );
+        self.itl.render(
+            &mut out,
+            "vllm:inter_token_latency_seconds",
+            "Histogram of inter-token latency in seconds.",
+            &labels,
+        );
+        self.itl.render(
+            &mut out,
+            "vllm:time_per_output_token_seconds",
+            "Histogram of time per output token in seconds (older name).",
+            &labels,
+        );
+        self.e2e.render(
+            &mut out,
+            "vllm:e2e_request_latency_seconds",
+            "Histogram of e2e request latency in seconds.",
+            &labels,
+        );
+        self.queue.render(
+            &mut out,
+            "vllm:request_queue_time_seconds",
+            "Histogram of time spent in WAITING phase for request.",
+            &labels,
+        );
+        self.prefill.render(
+            &mut out,
+            "vllm:request_prefill_time_seconds",
+            "Histogram of time spent in PREFILL phase for request.",
+            &labels,
+        );
+        self.decode.render(
+            &mut out,
+            "vllm:request_decode_time_seconds",
+            "Histogram of time spent in DECODE phase for request.",
+            &labels,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig"
+        );
         let _ = writeln!(out, "# TYPE vllm:cache_config_info gauge");
         let _ = writeln!(
             out,
             "vllm:cache_config_info{{block_size=\"{}\",enable_prefix_caching=\"{}\",engine=\"0\",gpu_memory_utilization=\"{}\",num_gpu_blocks=\"{}\"}} 1.0",
             cache.block_size,
-            if cache.enable_prefix_caching { "True" } else { "False" },
+            if cache.enable_prefix_caching {
+                "True"
+            } else {
+                "False"
+            },
             cache.gpu_memory_utilization,
             cache.num_gpu_blocks,
         );
-        counter(&mut out, "llmsweep_sim:steps", "Engine steps simulated.", &labels, self.steps);
-        counter(&mut out, "llmsweep_sim:prefix_cache_resets", "POST /reset_prefix_cache calls.", &labels, self.prefix_cache_resets);
-        counter(&mut out, "llmsweep_sim:mm_cache_resets", "POST /reset_mm_cache calls.", &labels, self.mm_cache_resets);
-        counter(&mut out, "llmsweep_sim:encoder_cache_resets", "POST /reset_encoder_cache calls.", &labels, self.encoder_cache_resets);
+        counter(
+            &mut out,
+            "llmsweep_sim:steps",
+            "Engine steps simulated.",
+            &labels,
+            self.steps,
+        );
+        counter(
+            &mut out,
+            "llmsweep_sim:prefix_cache_resets",
+            "POST /reset_prefix_cache calls.",
+            &labels,
+            self.prefix_cache_resets,
+        );
+        counter(
+            &mut out,
+            "llmsweep_sim:mm_cache_resets",
+            "POST /reset_mm_cache calls.",
+            &labels,
+            self.mm_cache_resets,
+        );
+        counter(
+            &mut out,
+            "llmsweep_sim:encoder_cache_resets",
+            "POST /reset_encoder_cache calls.",
+            &labels,
+            self.encoder_cache_resets,
+        );
         out
     }
 }

@@ -435,9 +435,15 @@ mod tests {
     #[test]
     fn model_names_select_profiles() {
         let name = |m: &str| for_model(m).map(|p| p.name);
-        assert_eq!(name("meta-llama/Llama-3.1-8B-Instruct"), Some("llama-3-8b-h100"));
+        assert_eq!(
+            name("meta-llama/Llama-3.1-8B-Instruct"),
+            Some("llama-3-8b-h100")
+        );
         assert_eq!(name("meta-llama/Meta-Llama-3-8B"), Some("llama-3-8b-h100"));
-        assert_eq!(name("meta-llama/Llama-3.3-70B-Instruct"), Some("llama-3-70b-h100-tp4"));
+        assert_eq!(
+            name("meta-llama/Llama-3.3-70B-Instruct"),
+            Some("llama-3-70b-h100-tp4")
+        );
         assert_eq!(name("Qwen/Qwen3-0.6B"), Some("qwen3-0.6b-h100"));
         assert_eq!(name("tiny"), Some("tiny"));
         assert_eq!(name("llmsweep/tiny-sim"), Some("tiny"));

@@ -154,7 +154,10 @@ pub fn default_cache_root() -> PathBuf {
 /// `<root>/torch_compile_cache/` like vLLM's own compile cache.
 pub fn compile_cache_marker(root: &Path, config_key: &str) -> PathBuf {
     root.join("torch_compile_cache")
-        .join(format!("llmsweep-sim-{:016x}", hash_bytes(config_key.as_bytes())))
+        .join(format!(
+            "llmsweep-sim-{:016x}",
+            hash_bytes(config_key.as_bytes())
+        ))
         .join("compiled.marker")
 }
 
@@ -171,7 +174,7 @@ pub fn with_commas(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -198,10 +201,22 @@ mod tests {
     fn totals_match_the_reference() {
         // 8B cold ≈ 100 s, warm ≈ 50 s; 70B TP4 cold ≈ 230 s, warm ≈ 80 s.
         let near = |a: f64, b: f64| (a - b).abs() < 0.08 * b;
-        assert!(near(plan_startup(&inputs(16.06, 1, false, false)).total_seconds(), 100.0));
-        assert!(near(plan_startup(&inputs(16.06, 1, false, true)).total_seconds(), 50.0));
-        assert!(near(plan_startup(&inputs(141.0, 4, false, false)).total_seconds(), 230.0));
-        assert!(near(plan_startup(&inputs(141.0, 4, false, true)).total_seconds(), 78.0));
+        assert!(near(
+            plan_startup(&inputs(16.06, 1, false, false)).total_seconds(),
+            100.0
+        ));
+        assert!(near(
+            plan_startup(&inputs(16.06, 1, false, true)).total_seconds(),
+            50.0
+        ));
+        assert!(near(
+            plan_startup(&inputs(141.0, 4, false, false)).total_seconds(),
+            230.0
+        ));
+        assert!(near(
+            plan_startup(&inputs(141.0, 4, false, true)).total_seconds(),
+            78.0
+        ));
     }
 
     #[test]
@@ -264,9 +279,8 @@ pub struct LogFacts {
 /// totals of the whole start).
 pub fn phase_log_lines(phase: &Phase, plan: &StartupPlan, facts: &LogFacts) -> Vec<String> {
     let s = phase.seconds;
-    let init_engine = plan.compile_seconds()
-        + plan.seconds(PhaseKind::Memory)
-        + plan.seconds(PhaseKind::Graphs);
+    let init_engine =
+        plan.compile_seconds() + plan.seconds(PhaseKind::Memory) + plan.seconds(PhaseKind::Graphs);
     let init_line = format!(
         "init engine (profile, create kv cache, warmup model) took {init_engine:.2} seconds"
     );
@@ -291,7 +305,10 @@ pub fn phase_log_lines(phase: &Phase, plan: &StartupPlan, facts: &LogFacts) -> V
             };
             vec![
                 first,
-                format!("torch.compile takes {:.2} s in total", plan.compile_seconds()),
+                format!(
+                    "torch.compile takes {:.2} s in total",
+                    plan.compile_seconds()
+                ),
             ]
         }
         PhaseKind::Memory => {
@@ -305,7 +322,9 @@ pub fn phase_log_lines(phase: &Phase, plan: &StartupPlan, facts: &LogFacts) -> V
                         facts.max_concurrency
                     ),
                 ],
-                None => vec!["This profile simulates no KV cache: latency does not depend on load".into()],
+                None => vec![
+                    "This profile simulates no KV cache: latency does not depend on load".into(),
+                ],
             };
             if !has_graphs {
                 lines.push(init_line.clone());

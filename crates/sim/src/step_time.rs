@@ -216,10 +216,22 @@ mod tests {
 
     #[test]
     fn batch_one_tpot_matches_predictions() {
-        assert!(close(coeffs("llama-3-8b-h100", 1, false).batch1_tpot(200), 6.6e-3, 0.02));
-        assert!(close(coeffs("llama-3-70b-h100-tp4", 4, false).batch1_tpot(200), 17.4e-3, 0.02));
+        assert!(close(
+            coeffs("llama-3-8b-h100", 1, false).batch1_tpot(200),
+            6.6e-3,
+            0.02
+        ));
+        assert!(close(
+            coeffs("llama-3-70b-h100-tp4", 4, false).batch1_tpot(200),
+            17.4e-3,
+            0.02
+        ));
         // Qwen3-0.6B is host-bound: t_cpu0 + t_cpu_seq.
-        assert!(close(coeffs("qwen3-0.6b-h100", 1, false).batch1_tpot(200), 4.01e-3, 0.01));
+        assert!(close(
+            coeffs("qwen3-0.6b-h100", 1, false).batch1_tpot(200),
+            4.01e-3,
+            0.01
+        ));
     }
 
     #[test]

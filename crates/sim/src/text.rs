@@ -15,16 +15,15 @@ use crate::tokenizer::SimTokenizer;
 /// two entries merge into one piece when written side by side.
 const VOCAB: &[&str] = &[
     " the", " of", " and", " to", " a", " in", " is", " it", " that", " for", " on", " with",
-    " as", " was", " he", " be", " at", " by", " this", " had", " not", " are", " but",
-    " from", " or", " have", " an", " they", " one", " you", " were", " her", " all", " she",
-    " can", " will", " each", " more", " when", " what", " time", " some", " into", " than",
-    " its", " two", " like", " then", " them", " way", " many", " make", " data", " node",
-    " rate", " load", " step", " fast", " slow", " long", " test", " plan", " run", " new",
-    " list", " set", " map", " key", " cost", " core", " tune", " peak", " knee", " flow",
-    " size", " tick", " also", " well", " only", " very", " most", " just", " over", " down",
-    " here", " such", " much", " even", " back", " good", " work", " life", " year", " day",
-    " used", " use", " may", " any", " must", " same", " both", " few", " next", " last",
-    ",", ".", ",", ".", ":", ";",
+    " as", " was", " he", " be", " at", " by", " this", " had", " not", " are", " but", " from",
+    " or", " have", " an", " they", " one", " you", " were", " her", " all", " she", " can",
+    " will", " each", " more", " when", " what", " time", " some", " into", " than", " its",
+    " two", " like", " then", " them", " way", " many", " make", " data", " node", " rate",
+    " load", " step", " fast", " slow", " long", " test", " plan", " run", " new", " list", " set",
+    " map", " key", " cost", " core", " tune", " peak", " knee", " flow", " size", " tick",
+    " also", " well", " only", " very", " most", " just", " over", " down", " here", " such",
+    " much", " even", " back", " good", " work", " life", " year", " day", " used", " use", " may",
+    " any", " must", " same", " both", " few", " next", " last", ",", ".", ",", ".", ":", ";",
 ];
 
 /// How many tokens the simulated model writes when nothing stops it earlier: between

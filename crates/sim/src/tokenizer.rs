@@ -147,9 +147,7 @@ impl<'a> Iterator for Pieces<'a> {
         }
         // A single space before a non-space character belongs to that character's piece.
         let (lead, body) = match rest.strip_prefix(' ') {
-            Some(after) if after.chars().next().is_some_and(|c| !c.is_whitespace()) => {
-                (1, after)
-            }
+            Some(after) if after.chars().next().is_some_and(|c| !c.is_whitespace()) => (1, after),
             _ => (0, rest),
         };
         let c = body.chars().next().unwrap_or(first);
@@ -194,7 +192,10 @@ mod tests {
 
     #[test]
     fn splits_words_punctuation_and_whitespace() {
-        assert_eq!(pieces("Hello, world!"), ["Hell", "o", ",", " worl", "d", "!"]);
+        assert_eq!(
+            pieces("Hello, world!"),
+            ["Hell", "o", ",", " worl", "d", "!"]
+        );
         assert_eq!(pieces("a  b\n\nc"), ["a", " ", " b", "\n\n", "c"]);
         assert_eq!(pieces(" the cat"), [" the", " cat"]);
         assert_eq!(pieces("naïve café"), ["naïv", "e", " café"]);

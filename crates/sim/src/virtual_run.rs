@@ -32,7 +32,13 @@ impl WorkItem {
 
     /// A prompt whose first `shared` tokens come from `prefix_seed` (shared with every
     /// item built from the same `prefix_seed`) and the rest from `seed`.
-    pub fn with_prefix(prefix_seed: u64, shared: u32, seed: u64, len: u32, output_len: u32) -> Self {
+    pub fn with_prefix(
+        prefix_seed: u64,
+        shared: u32,
+        seed: u64,
+        len: u32,
+        output_len: u32,
+    ) -> Self {
         let mut prompt = random_tokens(prefix_seed, shared.min(len));
         prompt.extend(random_tokens(mix(seed, 0x5EED), len.saturating_sub(shared)));
         Self { prompt, output_len }
@@ -41,7 +47,9 @@ impl WorkItem {
 
 fn random_tokens(seed: u64, len: u32) -> Vec<u32> {
     let mut rng = SeededRng::new(seed);
-    (0..len).map(|_| (rng.next_u64() % 100_000) as u32).collect()
+    (0..len)
+        .map(|_| (rng.next_u64() % 100_000) as u32)
+        .collect()
 }
 
 /// When requests arrive.
@@ -190,7 +198,12 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Run `items` through a fresh simulator built from `config`.
-pub fn run(config: &SimConfig, items: &[WorkItem], arrivals: &Arrivals, opts: &RunOptions) -> RunReport {
+pub fn run(
+    config: &SimConfig,
+    items: &[WorkItem],
+    arrivals: &Arrivals,
+    opts: &RunOptions,
+) -> RunReport {
     let mut sim = config.build();
     if opts.record_steps {
         sim.record_steps();

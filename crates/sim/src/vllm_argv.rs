@@ -102,7 +102,9 @@ mod tests {
             "--port" | "--max-num-seqs" | "--tensor-parallel-size" | "--served-model-name" => {
                 Some(FlagKind::Value)
             }
-            "--enforce-eager" | "--enable-prefix-caching" | "--help" | "-h" => Some(FlagKind::Switch),
+            "--enforce-eager" | "--enable-prefix-caching" | "--help" | "-h" => {
+                Some(FlagKind::Switch)
+            }
             _ => None,
         }
     }
@@ -114,10 +116,26 @@ mod tests {
 
     #[test]
     fn keeps_known_flags_and_their_values() {
-        let s = split(&["meta-llama/x", "--port", "0", "--enforce-eager", "--max-num-seqs=64", "-tp", "4"]);
+        let s = split(&[
+            "meta-llama/x",
+            "--port",
+            "0",
+            "--enforce-eager",
+            "--max-num-seqs=64",
+            "-tp",
+            "4",
+        ]);
         assert_eq!(
             s.known,
-            ["meta-llama/x", "--port", "0", "--enforce-eager", "--max-num-seqs=64", "--tensor-parallel-size", "4"]
+            [
+                "meta-llama/x",
+                "--port",
+                "0",
+                "--enforce-eager",
+                "--max-num-seqs=64",
+                "--tensor-parallel-size",
+                "4"
+            ]
         );
         assert!(s.ignored.is_empty());
     }
@@ -140,7 +158,13 @@ mod tests {
         assert_eq!(s.known, ["--enable-prefix-caching", "--port", "9"]);
         assert_eq!(
             s.ignored,
-            ["--compilation-config", "--compilation-config.level", "--trust-remote-code", "--swap-space", "-O3"]
+            [
+                "--compilation-config",
+                "--compilation-config.level",
+                "--trust-remote-code",
+                "--swap-space",
+                "-O3"
+            ]
         );
     }
 

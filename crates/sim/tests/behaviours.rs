@@ -66,7 +66,12 @@ fn b01_batch_one_floor() {
 #[test]
 fn b02_tpot_rises_with_batch_and_context() {
     let c = llama8b(|_| {});
-    let tpot = |conc| mean(&closed(&c, conc, conc * 2, 1024, 128), RequestRecord::tpot_s);
+    let tpot = |conc| {
+        mean(
+            &closed(&c, conc, conc * 2, 1024, 128),
+            RequestRecord::tpot_s,
+        )
+    };
     let (t1, t16, t64) = (tpot(1), tpot(16), tpot(64));
     assert!(t64 > t16 && t16 > t1, "{t1} {t16} {t64}");
 
@@ -118,7 +123,10 @@ fn b03_throughput_saturates() {
     let req_rate = x[3] / 256.0;
     let e2e_mid = r.mean_over(r.end_ns / 4, r.end_ns / 2, RequestRecord::e2e_s);
     let little = req_rate * e2e_mid;
-    assert!((little / *conc as f64 - 1.0).abs() < 0.05, "C·X·E2E = {little}");
+    assert!(
+        (little / *conc as f64 - 1.0).abs() < 0.05,
+        "C·X·E2E = {little}"
+    );
 }
 
 #[test]
@@ -154,7 +162,10 @@ fn b04_ttft_explodes_past_saturation() {
     };
     let (_, p99_early) = ttft_in(&light, 5 * SEC, 25 * SEC);
     let (_, p99_late) = ttft_in(&light, 25 * SEC, 45 * SEC);
-    assert!(p99_early < 5.0 * low_ttft && p99_late < 5.0 * low_ttft, "{p99_early} {p99_late} vs {low_ttft}");
+    assert!(
+        p99_early < 5.0 * low_ttft && p99_late < 5.0 * low_ttft,
+        "{p99_early} {p99_late} vs {low_ttft}"
+    );
     assert!(p99_late < 1.5 * p99_early.max(low_ttft));
 
     let heavy = poisson(1.2 * capacity, 2000);
@@ -169,12 +180,22 @@ fn b04_ttft_explodes_past_saturation() {
             .rfind(|s| s.start_ns <= t)
             .map_or(0, |s| s.waiting)
     };
-    assert!(waiting_at(50 * SEC) > waiting_at(30 * SEC) && waiting_at(30 * SEC) > waiting_at(10 * SEC));
+    assert!(
+        waiting_at(50 * SEC) > waiting_at(30 * SEC) && waiting_at(30 * SEC) > waiting_at(10 * SEC)
+    );
 }
 
 #[test]
 fn b05_max_num_seqs_caps_concurrency() {
-    let run_with = |seqs| closed(&config("tiny", |o| o.max_num_seqs = Some(seqs)), 64, 256, 256, 64);
+    let run_with = |seqs| {
+        closed(
+            &config("tiny", |o| o.max_num_seqs = Some(seqs)),
+            64,
+            256,
+            256,
+            64,
+        )
+    };
     let capped = run_with(16);
     assert!(capped.steps.iter().all(|s| s.running <= 16));
     assert!(capped.steps.iter().any(|s| s.running == 16));
@@ -200,11 +221,24 @@ fn b06_token_budget_trades_ttft_against_itl() {
     let (small, large) = (at_budget(1024), at_budget(8192));
     let ttft_p50 = |r: &RunReport| quantile(&values(r, RequestRecord::ttft_s), 0.5);
     let itl_p99 = |r: &RunReport| {
-        let xs: Vec<f64> = r.finished().flat_map(|q| q.itls_s().collect::<Vec<_>>()).collect();
+        let xs: Vec<f64> = r
+            .finished()
+            .flat_map(|q| q.itls_s().collect::<Vec<_>>())
+            .collect();
         quantile(&xs, 0.99)
     };
-    assert!(ttft_p50(&large) < ttft_p50(&small), "{} {}", ttft_p50(&large), ttft_p50(&small));
-    assert!(itl_p99(&large) > 2.0 * itl_p99(&small), "{} {}", itl_p99(&large), itl_p99(&small));
+    assert!(
+        ttft_p50(&large) < ttft_p50(&small),
+        "{} {}",
+        ttft_p50(&large),
+        ttft_p50(&small)
+    );
+    assert!(
+        itl_p99(&large) > 2.0 * itl_p99(&small),
+        "{} {}",
+        itl_p99(&large),
+        itl_p99(&small)
+    );
 
     // A budget below P: the first token needs ≥ ceil(P/budget) steps.
     let c = llama8b(|o| o.max_num_batched_tokens = Some(1024));
@@ -236,18 +270,22 @@ fn b07_prefill_interference_hits_exactly_its_steps() {
         .filter(|s| s.start_ns > SEC / 2 && s.start_ns < 3 * SEC)
         .partition(|s| s.tokens > 64);
     // 16 384 tokens at budget 8192 minus the 32 decodes: two big chunks and a small tail.
-    assert!(chunk_steps.len() >= 2 && chunk_steps.len() <= 3, "{chunk_steps:?}");
+    assert!(
+        chunk_steps.len() >= 2 && chunk_steps.len() <= 3,
+        "{chunk_steps:?}"
+    );
     let (d1, d2) = (dur(chunk_steps[0]), dur(chunk_steps[1]));
-    assert!((0.19..0.24).contains(&d1) && (0.26..0.31).contains(&d2), "{d1} {d2}");
+    assert!(
+        (0.19..0.24).contains(&d1) && (0.26..0.31).contains(&d2),
+        "{d1} {d2}"
+    );
     let ttft = r.requests[32].ttft_s().unwrap();
     assert!((0.45..0.62).contains(&ttft), "TTFT {ttft}");
     // Every other step is a plain decode step of the usual length.
     let base = dur(decode_steps[0]);
     assert!(decode_steps.iter().all(|s| dur(s) < 1.2 * base), "{base}");
     // The decodes' worst gap is one chunk step.
-    let worst_gap = r.requests[0]
-        .itls_s()
-        .fold(0.0f64, f64::max);
+    let worst_gap = r.requests[0].itls_s().fold(0.0f64, f64::max);
     assert!((worst_gap - d2).abs() < 0.02, "{worst_gap} vs {d2}");
 }
 
@@ -261,7 +299,12 @@ fn b08_prefix_caching() {
                 WorkItem::with_prefix(prefix_seed, 900, i, 1000, 16)
             })
             .collect();
-        run(&c, &work, &Arrivals::ClosedLoop { concurrency: 16 }, &RunOptions::default())
+        run(
+            &c,
+            &work,
+            &Arrivals::ClosedLoop { concurrency: 16 },
+            &RunOptions::default(),
+        )
     };
     let on = shared(true, true);
     // After the first wave (16 requests computing the prefix together), every request
@@ -280,7 +323,10 @@ fn b08_prefix_caching() {
     assert!(ttft_on < 0.6 * ttft_off, "{ttft_on} vs {ttft_off}");
     // Caching off: sharing does not matter at all.
     let off_unshared = shared(false, false);
-    assert_eq!(mean(&off, RequestRecord::e2e_s), mean(&off_unshared, RequestRecord::e2e_s));
+    assert_eq!(
+        mean(&off, RequestRecord::e2e_s),
+        mean(&off_unshared, RequestRecord::e2e_s)
+    );
     // Prefill-heavy mix: caching raises the sustainable rate.
     assert!(steady_rate(&on) > 1.3 * steady_rate(&off));
 }
@@ -293,8 +339,8 @@ fn b09_kv_pressure() {
             o.max_model_len = Some(8192);
         })
         .memory
-            .unwrap()
-            .capacity_tokens as f64
+        .unwrap()
+        .capacity_tokens as f64
     };
     assert!((cap(0.9) - 438e3).abs() < 13e3 && (cap(0.3) - 49e3).abs() < 3e3);
     let load = |util| {
@@ -319,7 +365,10 @@ fn b09_kv_pressure() {
         resolve(&o).unwrap_err().to_string()
     };
     assert!(refuse(|o| o.gpu_memory_utilization = Some(0.15)).contains("No available memory"));
-    assert!(refuse(|o| o.gpu_memory_utilization = Some(0.25)).contains("larger than the maximum number of tokens"));
+    assert!(
+        refuse(|o| o.gpu_memory_utilization = Some(0.25))
+            .contains("larger than the maximum number of tokens")
+    );
 }
 
 #[test]
@@ -346,7 +395,10 @@ fn b11_long_prompts() {
     // Near-linear up to 8k …
     let slope_low = (t2 - t1) / 1024.0;
     let slope_high = (t8 - t4) / 4096.0;
-    assert!(slope_high / slope_low > 0.9 && slope_high / slope_low < 1.3, "{slope_low} {slope_high}");
+    assert!(
+        slope_high / slope_low > 0.9 && slope_high / slope_low < 1.3,
+        "{slope_low} {slope_high}"
+    );
     // … then faster than linear: attention.
     assert!(t32 > 4.5 * t8, "{t32} vs {t8}");
 }
@@ -358,7 +410,11 @@ fn b12_e2e_grows_linearly_with_output_length() {
     let (short, long) = (at(256), at(512));
     let tpot = mean(&short, RequestRecord::tpot_s);
     let delta = mean(&long, RequestRecord::e2e_s) - mean(&short, RequestRecord::e2e_s);
-    assert!((delta / (256.0 * tpot) - 1.0).abs() < 0.05, "{delta} vs {}", 256.0 * tpot);
+    assert!(
+        (delta / (256.0 * tpot) - 1.0).abs() < 0.05,
+        "{delta} vs {}",
+        256.0 * tpot
+    );
 }
 
 #[test]
@@ -370,21 +426,35 @@ fn b13_closed_loop_waves() {
     let coeffs = c.coefficients.unwrap();
     let wave_prefill = conc as f64 * coeffs.prefill_seconds(prompt.into(), 8192);
     let first_wave = quantile(&values(&waves, RequestRecord::ttft_s)[..conc], 1.0);
-    assert!(first_wave > 0.8 * wave_prefill, "{first_wave} vs {wave_prefill}");
+    assert!(
+        first_wave > 0.8 * wave_prefill,
+        "{first_wave} vs {wave_prefill}"
+    );
     // It persists run after run: the last wave still waits like the first.
     let ttfts = values(&waves, RequestRecord::ttft_s);
     let last_wave = quantile(&ttfts[ttfts.len() - conc..], 0.5);
-    assert!(last_wave > 0.5 * quantile(&ttfts[..conc], 0.5), "{last_wave}");
+    assert!(
+        last_wave > 0.5 * quantile(&ttfts[..conc], 0.5),
+        "{last_wave}"
+    );
     // Poisson arrivals at the same request rate see far lower TTFT.
     let rate = conc as f64 / mean(&waves, RequestRecord::e2e_s);
     let poisson = run(
         &c,
         &items(conc * 6, prompt, out),
-        &Arrivals::Poisson { rate_per_s: rate, seed: 5 },
+        &Arrivals::Poisson {
+            rate_per_s: rate,
+            seed: 5,
+        },
         &RunOptions::default(),
     );
     let p50 = |r: &RunReport| quantile(&values(r, RequestRecord::ttft_s), 0.5);
-    assert!(p50(&poisson) < 0.5 * p50(&waves), "{} vs {}", p50(&poisson), p50(&waves));
+    assert!(
+        p50(&poisson) < 0.5 * p50(&waves),
+        "{} vs {}",
+        p50(&poisson),
+        p50(&waves)
+    );
 }
 
 #[test]
@@ -423,7 +493,10 @@ fn b15_determinism() {
         let r = run(
             &c,
             &items(200, 700, 300),
-            &Arrivals::Poisson { rate_per_s: 30.0, seed: 9 },
+            &Arrivals::Poisson {
+                rate_per_s: 30.0,
+                seed: 9,
+            },
             &RunOptions::default(),
         );
         let text = r.sim.render_metrics("m");

@@ -169,7 +169,9 @@ fn flag_kind(name: &str) -> Option<FlagKind> {
     command
         .get_arguments()
         .find(|a| {
-            let long = a.get_long().is_some_and(|l| name.strip_prefix("--") == Some(l));
+            let long = a
+                .get_long()
+                .is_some_and(|l| name.strip_prefix("--") == Some(l));
             let short = a
                 .get_short()
                 .is_some_and(|c| name.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4])));
@@ -220,7 +222,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         for name in &split.ignored {
-            eprintln!("WARNING [llmsweep-sim] ignoring vLLM flag {name}: it has no effect in the simulator");
+            eprintln!(
+                "WARNING [llmsweep-sim] ignoring vLLM flag {name}: it has no effect in the simulator"
+            );
         }
     }
     if let (Some(a), Some(b)) = (&flags.model_positional, &flags.model)
@@ -229,9 +233,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("the model is given twice, as {a:?} and --model {b:?}");
     }
     if !(flags.startup_scale >= 0.0 && flags.startup_scale.is_finite()) {
-        bail!("--startup-scale {}: expected a non-negative number", flags.startup_scale);
+        bail!(
+            "--startup-scale {}: expected a non-negative number",
+            flags.startup_scale
+        );
     }
-    if flags.startup_seconds.is_some_and(|s| !(s >= 0.0 && s.is_finite())) {
+    if flags
+        .startup_seconds
+        .is_some_and(|s| !(s >= 0.0 && s.is_finite()))
+    {
         bail!("--startup-seconds: expected a non-negative number of seconds");
     }
     let options = SimOptions {
@@ -293,7 +303,10 @@ mod tests {
     fn flag_kinds_come_from_the_parser() {
         assert_eq!(flag_kind("--max-num-seqs"), Some(FlagKind::Value));
         assert_eq!(flag_kind("--enforce-eager"), Some(FlagKind::Switch));
-        assert_eq!(flag_kind("--no-enable-prefix-caching"), Some(FlagKind::Switch));
+        assert_eq!(
+            flag_kind("--no-enable-prefix-caching"),
+            Some(FlagKind::Switch)
+        );
         assert_eq!(flag_kind("--help"), Some(FlagKind::Switch));
         assert_eq!(flag_kind("--swap-space"), None);
     }
@@ -301,8 +314,19 @@ mod tests {
     #[test]
     fn sweep_style_command_lines_parse() {
         let argv: Vec<String> = [
-            "--host", "127.0.0.1", "--port", "0", "--startup-seconds", "0", "--max-num-seqs", "64",
-            "--no-enable-prefix-caching", "--max-num-seqs", "32", "--compilation-config", "{\"a\":1}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--startup-seconds",
+            "0",
+            "--max-num-seqs",
+            "64",
+            "--no-enable-prefix-caching",
+            "--max-num-seqs",
+            "32",
+            "--compilation-config",
+            "{\"a\":1}",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -311,8 +335,15 @@ mod tests {
         assert_eq!(split.ignored, ["--compilation-config"]);
         let flags =
             SimFlags::try_parse_from(std::iter::once("x".to_string()).chain(split.known)).unwrap();
-        assert_eq!(flags.max_num_seqs, Some(32), "the last value wins, as with argparse");
-        assert_eq!(either(flags.enable_prefix_caching, flags.no_enable_prefix_caching), Some(false));
+        assert_eq!(
+            flags.max_num_seqs,
+            Some(32),
+            "the last value wins, as with argparse"
+        );
+        assert_eq!(
+            either(flags.enable_prefix_caching, flags.no_enable_prefix_caching),
+            Some(false)
+        );
         assert_eq!(flags.startup_seconds, Some(0.0));
     }
 }

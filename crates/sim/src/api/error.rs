@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn body_has_message_type_and_code() {
-        let v: serde_json::Value = serde_json::from_str(&ApiError::unknown_model("x").body()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ApiError::unknown_model("x").body()).unwrap();
         assert_eq!(v["error"]["message"], "The model `x` does not exist.");
         assert_eq!(v["error"]["type"], "NotFoundError");
         assert_eq!(v["error"]["code"], 404);

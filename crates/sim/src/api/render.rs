@@ -191,7 +191,14 @@ mod tests {
         let mut out = Vec::new();
         t.push_tokens(&mut out, 42, 0, 2, None);
         t.push_tokens(&mut out, 42, 2, 3, Some(FinishReason::Length));
-        t.push_usage(&mut out, Usage { prompt_tokens: 5, completion_tokens: 3, cached_tokens: 0 });
+        t.push_usage(
+            &mut out,
+            Usage {
+                prompt_tokens: 5,
+                completion_tokens: 3,
+                cached_tokens: 0,
+            },
+        );
         let ev = events(&out);
         assert_eq!(ev[0]["object"], "text_completion");
         assert_eq!(ev[0]["model"], "m\"x");
@@ -211,20 +218,48 @@ mod tests {
         t.push_tokens(&mut out, 1, 0, 1, Some(FinishReason::Stop));
         let ev = events(&out);
         assert_eq!(ev[0]["object"], "chat.completion.chunk");
-        assert_eq!(ev[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+        assert_eq!(
+            ev[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
         assert_eq!(ev[1]["choices"][0]["delta"]["content"], token_text(1, 0));
         assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");
     }
 
     #[test]
     fn full_responses_have_usage() {
-        let u = Usage { prompt_tokens: 2, completion_tokens: 1, cached_tokens: 0 };
-        let v: Value = serde_json::from_str(&full_response(Endpoint::Chat, "c", 1, "m", "hi", FinishReason::Length, u)).unwrap();
+        let u = Usage {
+            prompt_tokens: 2,
+            completion_tokens: 1,
+            cached_tokens: 0,
+        };
+        let v: Value = serde_json::from_str(&full_response(
+            Endpoint::Chat,
+            "c",
+            1,
+            "m",
+            "hi",
+            FinishReason::Length,
+            u,
+        ))
+        .unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "hi");
         assert_eq!(v["usage"]["completion_tokens"], 1);
-        let v: Value = serde_json::from_str(&full_response(Endpoint::Completions, "c", 1, "m", "hi", FinishReason::Stop, u)).unwrap();
+        let v: Value = serde_json::from_str(&full_response(
+            Endpoint::Completions,
+            "c",
+            1,
+            "m",
+            "hi",
+            FinishReason::Stop,
+            u,
+        ))
+        .unwrap();
         assert_eq!(v["choices"][0]["text"], "hi");
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
-        assert_eq!(answer_text(3, 2), format!("{}{}", token_text(3, 0), token_text(3, 1)));
+        assert_eq!(
+            answer_text(3, 2),
+            format!("{}{}", token_text(3, 0), token_text(3, 1))
+        );
     }
 }

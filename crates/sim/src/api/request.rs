@@ -94,7 +94,9 @@ pub fn parse(
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(v) => {
-            return Err(ApiError::bad_request(format!("'model' must be a string, got {v}")));
+            return Err(ApiError::bad_request(format!(
+                "'model' must be a string, got {v}"
+            )));
         }
     };
     if let Some(n) = field_u32(&obj, "n")?.filter(|&n| n != 1) {
@@ -131,7 +133,9 @@ pub fn parse(
         Endpoint::Completions => field_u32(&obj, "max_tokens")?,
     };
     if max_tokens == Some(0) {
-        return Err(ApiError::bad_request("max_tokens must be at least 1, got 0."));
+        return Err(ApiError::bad_request(
+            "max_tokens must be at least 1, got 0.",
+        ));
     }
     let min_tokens = field_u32(&obj, "min_tokens")?.unwrap_or(0);
     if let Some(max) = max_tokens.filter(|&max| min_tokens > max) {
@@ -139,12 +143,13 @@ pub fn parse(
             "min_tokens must be less than or equal to max_tokens={max}, got {min_tokens}."
         )));
     }
-    let seed = match obj.get("seed") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().map(|s| s as u64).ok_or_else(|| {
-            ApiError::bad_request(format!("'seed' must be an integer, got {v}"))
-        })?),
-    };
+    let seed =
+        match obj.get("seed") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().map(|s| s as u64).ok_or_else(|| {
+                ApiError::bad_request(format!("'seed' must be an integer, got {v}"))
+            })?),
+        };
     Ok(GenerationRequest {
         endpoint,
         model,
@@ -196,7 +201,9 @@ fn completion_prompt(
 
 fn chat_prompt(obj: &Map<String, Value>, tokenizer: &SimTokenizer) -> Result<Vec<u32>, ApiError> {
     let Some(Value::Array(messages)) = obj.get("messages") else {
-        return Err(ApiError::bad_request("'messages' must be a list of messages."));
+        return Err(ApiError::bad_request(
+            "'messages' must be a list of messages.",
+        ));
     };
     let mut texts: Vec<(String, String)> = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
@@ -307,8 +314,12 @@ mod tests {
         let r = completion(r#"{"model":"m","prompt":"hello world","max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#).unwrap();
         assert_eq!(r.prompt[0], tok().bos());
         assert_eq!(r.prompt.len(), 5, "BOS, hell, o, \" worl\", d");
-        assert_eq!((r.max_tokens, r.stream, r.include_usage), (Some(5), true, true));
-        let r = completion(r#"{"prompt":[1,2,3],"ignore_eos":true,"min_tokens":2,"max_tokens":4}"#).unwrap();
+        assert_eq!(
+            (r.max_tokens, r.stream, r.include_usage),
+            (Some(5), true, true)
+        );
+        let r = completion(r#"{"prompt":[1,2,3],"ignore_eos":true,"min_tokens":2,"max_tokens":4}"#)
+            .unwrap();
         assert_eq!(r.prompt, [1, 2, 3]);
         assert!(r.ignore_eos && r.model.is_none());
         assert_eq!(r.min_tokens, 2);
@@ -318,7 +329,13 @@ mod tests {
     fn chat_uses_the_template_and_max_completion_tokens() {
         let r = chat(r#"{"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_completion_tokens":7,"max_tokens":99}"#).unwrap();
         assert_eq!(r.max_tokens, Some(7));
-        assert_eq!(r.prompt, tok().encode_chat(&[ChatTurn { role: "user", content: "hi" }]));
+        assert_eq!(
+            r.prompt,
+            tok().encode_chat(&[ChatTurn {
+                role: "user",
+                content: "hi"
+            }])
+        );
         let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":3}"#).unwrap();
         assert_eq!(r.max_tokens, Some(3));
     }
@@ -328,13 +345,28 @@ mod tests {
         let msg = |r: Result<GenerationRequest, ApiError>| r.unwrap_err().message;
         assert!(msg(completion("{not json")).starts_with("Invalid JSON"));
         assert!(msg(completion(r#"{"prompt":"x","n":2}"#)).contains("n=2"));
-        assert!(msg(completion(r#"{"prompt":"x","stream_options":{"include_usage":true}}"#)).contains("stream=True"));
+        assert!(
+            msg(completion(
+                r#"{"prompt":"x","stream_options":{"include_usage":true}}"#
+            ))
+            .contains("stream=True")
+        );
         assert!(msg(completion(r#"{"prompt":[1,999999999]}"#)).contains("out of vocabulary"));
         assert!(msg(completion(r#"{"prompt":["a","b"]}"#)).contains("Batched prompts"));
         assert!(msg(completion(r#"{"max_tokens":3}"#)).contains("'prompt' is required"));
         assert!(msg(completion(r#"{"prompt":"x","max_tokens":0}"#)).contains("at least 1"));
-        assert!(msg(completion(r#"{"prompt":"x","max_tokens":2,"min_tokens":3}"#)).contains("min_tokens"));
-        assert!(msg(chat(r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#)).contains("text-only"));
+        assert!(
+            msg(completion(
+                r#"{"prompt":"x","max_tokens":2,"min_tokens":3}"#
+            ))
+            .contains("min_tokens")
+        );
+        assert!(
+            msg(chat(
+                r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#
+            ))
+            .contains("text-only")
+        );
         assert!(msg(chat(r#"{"messages":"hi"}"#)).contains("'messages'"));
     }
 

@@ -226,7 +226,11 @@ mod tests {
         let mut b = Vec::new();
         pool.allocate(2, &mut b);
         assert_eq!(b, [2, a[1]]);
-        assert_eq!(pool.cached_prefix(&[11, 22]), [a[0]], "block 22 was evicted");
+        assert_eq!(
+            pool.cached_prefix(&[11, 22]),
+            [a[0]],
+            "block 22 was evicted"
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ impl Cluster {
 
     /// Earliest next event over all replicas.
     pub fn next_event_ns(&self) -> Option<u64> {
-        self.replicas.iter().filter_map(StepEngine::next_event_ns).min()
+        self.replicas
+            .iter()
+            .filter_map(StepEngine::next_event_ns)
+            .min()
     }
 
     /// Advance every replica to `now_ns`.

@@ -167,7 +167,11 @@ mod tests {
         e.advance_to(10_000, &mut out, &mut m);
         assert_eq!(out.len(), 400);
         for id in 0..100 {
-            let times: Vec<u64> = out.iter().filter(|x| x.id == id).map(|x| x.time_ns).collect();
+            let times: Vec<u64> = out
+                .iter()
+                .filter(|x| x.id == id)
+                .map(|x| x.time_ns)
+                .collect();
             assert_eq!(times, [id * 3 + 50, id * 3 + 60, id * 3 + 70, id * 3 + 80]);
         }
         assert_eq!(m.generation_tokens, 400);
@@ -183,7 +187,10 @@ mod tests {
         let mut out = Vec::new();
         e.advance_to(5, &mut out, &mut m);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].generated, out[0].finish), (64, Some(FinishReason::Length)));
+        assert_eq!(
+            (out[0].generated, out[0].finish),
+            (64, Some(FinishReason::Length))
+        );
         assert_eq!(m.generation_tokens, 64);
     }
 

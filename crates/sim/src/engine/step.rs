@@ -257,8 +257,7 @@ impl StepEngine {
         if !self.waiting.is_empty() {
             return Some(self.clock_ns);
         }
-        self.pending_head()
-            .map(|ready| ready.max(self.clock_ns))
+        self.pending_head().map(|ready| ready.max(self.clock_ns))
     }
 
     fn pending_head(&self) -> Option<u64> {
@@ -509,13 +508,12 @@ impl StepEngine {
                 metrics.next_tokens(1, ns_to_secs(emit_ns - req.last_token_ns));
             }
             req.last_token_ns = emit_ns;
-            let finish = done.then(|| {
-                if req.generated >= req.output_len {
-                    req.finish
-                } else {
-                    FinishReason::Length
-                }
-            });
+            let reason = if req.generated >= req.output_len {
+                req.finish
+            } else {
+                FinishReason::Length // max_model_len reached
+            };
+            let finish = done.then_some(reason);
             out.push(Emission {
                 id: req.id,
                 time_ns: emit_ns,

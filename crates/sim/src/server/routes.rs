@@ -1,9 +1,9 @@
 //! The HTTP routes. Handlers parse, validate, hand the request to the engine thread and
 //! turn its progress into bytes; they never wait on the simulated clock themselves.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -22,7 +22,9 @@ use crate::engine::{FinishReason, NewRequest, prompt_blocks};
 use crate::hashing::mix;
 use crate::metrics::escape_label;
 use crate::server::driver::EngineMsg;
-use crate::server::sink::{LagStats, ResponseContext, Sink, SseStream, streams_open, wait_finished};
+use crate::server::sink::{
+    LagStats, ResponseContext, Sink, SseStream, streams_open, wait_finished,
+};
 use crate::tokenizer::SimTokenizer;
 
 /// What every handler shares.
@@ -80,7 +82,12 @@ pub fn router(state: Shared) -> Router {
 
 fn error_response(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "application/json")], err.body()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        err.body(),
+    )
+        .into_response()
 }
 
 fn json_response(body: String) -> Response {
@@ -156,7 +163,11 @@ async fn models(State(st): State<Shared>, headers: HeaderMap) -> Response {
 async fn metrics(State(st): State<Shared>) -> Response {
     let (tx, rx) = oneshot::channel();
     let model = st.served_model_names[0].clone();
-    if st.engine.send(EngineMsg::Metrics(model.clone(), tx)).is_err() {
+    if st
+        .engine
+        .send(EngineMsg::Metrics(model.clone(), tx))
+        .is_err()
+    {
         return error_response(&ApiError::internal("the engine thread has stopped"));
     }
     let Ok(mut text) = rx.await else {
@@ -166,9 +177,15 @@ async fn metrics(State(st): State<Shared>) -> Response {
     st.lag.render(&mut text, &labels);
     text.push_str("# HELP llmsweep_sim:open_streams Streaming responses currently open.\n");
     text.push_str("# TYPE llmsweep_sim:open_streams gauge\n");
-    text.push_str(&format!("llmsweep_sim:open_streams{{{labels}}} {:?}\n", streams_open() as f64));
+    text.push_str(&format!(
+        "llmsweep_sim:open_streams{{{labels}}} {:?}\n",
+        streams_open() as f64
+    ));
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -236,7 +253,11 @@ async fn start_generation(
     };
     let response_id = match headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
         Some(given) => format!("{prefix}-{given}"),
-        None => format!("{prefix}-{:016x}{:016x}", mix(st.created, n), mix(n, st.seed)),
+        None => format!(
+            "{prefix}-{:016x}{:016x}",
+            mix(st.created, n),
+            mix(n, st.seed)
+        ),
     };
     let (block_hashes, prompt_tail) = prompt_blocks(&req.prompt, st.block_size);
     let sink = Arc::new(Sink::default());
