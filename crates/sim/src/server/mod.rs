@@ -24,7 +24,8 @@ use crate::config::SimConfig;
 use crate::log;
 use crate::server::driver::{EngineMsg, run_engine};
 use crate::server::routes::{AppState, router};
-use crate::server::sink::LagStats;
+use crate::profile::Timing;
+use crate::server::sink::{Framing, LagStats};
 use crate::startup::{
     LogFacts, StartupInputs, StartupPlan, compile_cache_marker, plan_startup, write_marker,
 };
@@ -201,6 +202,10 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
         lag: Arc::new(LagStats::default()),
         t0,
         next_id: AtomicU64::new(0),
+        framing: match config.profile.timing {
+            Timing::Instant => Framing::PerToken,
+            Timing::Roofline { .. } | Timing::Fixed => Framing::Merge,
+        },
     });
     let app = router(Arc::clone(&state));
     let listener = listener.tap_io(|tcp| {

@@ -23,7 +23,7 @@ use crate::hashing::mix;
 use crate::metrics::escape_label;
 use crate::server::driver::EngineMsg;
 use crate::server::sink::{
-    LagStats, ResponseContext, Sink, SseStream, streams_open, wait_finished,
+    Framing, LagStats, ResponseContext, Sink, SseStream, streams_open, wait_finished,
 };
 use crate::tokenizer::SimTokenizer;
 
@@ -58,6 +58,8 @@ pub struct AppState {
     pub t0: Instant,
     /// Counter behind generated request ids.
     pub next_id: AtomicU64,
+    /// How tokens that are ready together are framed.
+    pub framing: Framing,
 }
 
 type Shared = Arc<AppState>;
@@ -289,7 +291,7 @@ async fn start_generation(
     };
     if req.stream {
         let template = ChunkTemplate::new(endpoint, &response_id, st.created, &model);
-        let stream = SseStream::new(ctx, template, req.include_usage);
+        let stream = SseStream::new(ctx, template, req.include_usage, st.framing);
         let mut response = Body::from_stream(stream).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -201,9 +201,24 @@ pub struct SseStream {
     guard: AbortGuard,
     template: ChunkTemplate,
     include_usage: bool,
+    framing: Framing,
     rendered: u32,
     done: bool,
 }
+
+/// How tokens that are ready together become SSE events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One event with all of them, as vLLM merges deltas a client has not read yet.
+    Merge,
+    /// One event per token (the `instant` profile: every token is ready at once, yet
+    /// clients under test should see a token stream).
+    PerToken,
+}
+
+/// Most events one poll renders under [`Framing::PerToken`], so a long answer is written
+/// in bounded pieces.
+const EVENTS_PER_POLL: u32 = 256;
 
 static STREAMS_OPEN: AtomicU64 = AtomicU64::new(0);
 
@@ -214,7 +229,12 @@ pub fn streams_open() -> u64 {
 
 impl SseStream {
     /// A stream for `ctx`, rendered with `template`.
-    pub fn new(ctx: ResponseContext, template: ChunkTemplate, include_usage: bool) -> Self {
+    pub fn new(
+        ctx: ResponseContext,
+        template: ChunkTemplate,
+        include_usage: bool,
+        framing: Framing,
+    ) -> Self {
         STREAMS_OPEN.fetch_add(1, Ordering::Relaxed);
         Self {
             guard: AbortGuard {
@@ -223,6 +243,7 @@ impl SseStream {
             },
             template,
             include_usage,
+            framing,
             rendered: 0,
             done: false,
         }
@@ -257,17 +278,25 @@ impl futures_util::Stream for SseStream {
         if this.rendered == 0 {
             this.template.push_role(&mut out);
         }
-        if progress.generated > this.rendered || progress.finish.is_some() {
-            this.template.push_tokens(
-                &mut out,
-                ctx.text_key,
-                this.rendered,
-                progress.generated,
-                progress.finish,
-            );
-            this.rendered = progress.generated;
+        let target = match this.framing {
+            Framing::Merge => progress.generated,
+            Framing::PerToken => progress.generated.min(this.rendered + EVENTS_PER_POLL),
+        };
+        let finish = progress.finish.filter(|_| target == progress.generated);
+        if target > this.rendered || finish.is_some() {
+            if this.framing == Framing::PerToken {
+                while this.rendered + 1 < target {
+                    let i = this.rendered;
+                    this.template
+                        .push_tokens(&mut out, ctx.text_key, i, i + 1, None);
+                    this.rendered += 1;
+                }
+            }
+            this.template
+                .push_tokens(&mut out, ctx.text_key, this.rendered, target, finish);
+            this.rendered = target;
         }
-        if progress.finish.is_some() {
+        if finish.is_some() {
             if this.include_usage {
                 this.template.push_usage(&mut out, ctx.usage(&progress));
             }
