@@ -710,3 +710,27 @@ fn unknown_model_uses_the_default_profile_and_says_so() {
     assert_eq!(stderr.matches("matches no profile").count(), 1, "{stderr}");
     assert!(stderr.contains("llama-3-8b-h100"));
 }
+
+#[test]
+fn tokenize_and_detokenize_round_trip() {
+    let sim = Sim::start(&["--profile", "tiny", "--api-key", "k"]);
+    let v = sim
+        .post(
+            "/tokenize",
+            &json!({"prompt": "hello brave new world", "add_special_tokens": false}),
+        )
+        .json();
+    assert_eq!(v["count"], 7, "hell, o, brav, e, new, worl, d");
+    assert_eq!(v["max_model_len"], 4096);
+    let cut = &v["tokens"].as_array().unwrap()[..5];
+    let text = sim.post("/detokenize", &json!({ "tokens": cut })).json();
+    assert_eq!(text["prompt"], "hello brave new");
+    let with_bos = sim.post("/tokenize", &json!({"prompt": "hello"})).json();
+    assert_eq!(with_bos["count"], 3);
+    assert_eq!(sim.post("/detokenize", &json!({"tokens": [5]})).status, 400);
+    assert_eq!(
+        sim.post("/tokenize", &json!({"model": "nope", "prompt": "x"}))
+            .status,
+        404
+    );
+}

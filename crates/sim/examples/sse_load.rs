@@ -71,14 +71,18 @@ fn count_events(carry: &mut Vec<u8>, buf: &[u8]) -> u64 {
 
 async fn one_request(o: &Opts, body: &str, t: &Totals) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut s = TcpStream::connect(&o.addr).await.map_err(|e| e.to_string())?;
+    let mut s = TcpStream::connect(&o.addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = s.set_nodelay(true);
     let req = format!(
         "POST /v1/completions HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
         o.addr,
         body.len()
     );
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut carry = Vec::with_capacity(64 * 1024);
     let mut events = 0u64;
@@ -126,7 +130,11 @@ async fn scrape_lag(addr: &str) -> Option<serde_json::Value> {
         };
         let le = rest.split('"').next()?;
         let count: f64 = line.rsplit(' ').next()?.parse().ok()?;
-        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().ok()?
+        };
         buckets.push((bound, count));
     }
     let total = buckets.last()?.1;
@@ -140,7 +148,11 @@ async fn scrape_lag(addr: &str) -> Option<serde_json::Value> {
                     return prev.0;
                 }
                 let span = count - prev.1;
-                let frac = if span > 0.0 { (target - prev.1) / span } else { 1.0 };
+                let frac = if span > 0.0 {
+                    (target - prev.1) / span
+                } else {
+                    1.0
+                };
                 return prev.0 + (bound - prev.0) * frac;
             }
             prev = (bound, count);

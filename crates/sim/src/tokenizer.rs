@@ -71,6 +71,24 @@ impl SimTokenizer {
         }
     }
 
+    /// Call `f` with each token id of `text` and the piece of text it stands for.
+    pub fn for_each_piece(&self, text: &str, mut f: impl FnMut(u32, &str)) {
+        for piece in Pieces::new(text) {
+            f(self.piece_id(piece), piece);
+        }
+    }
+
+    /// The text of a special token id (`<|begin_of_text|>`, …), if it is one.
+    pub fn special_text(&self, id: u32) -> Option<&'static str> {
+        match id.checked_sub(self.vocab_size - NUM_RESERVED)? {
+            0 => Some("<|begin_of_text|>"),
+            6 => Some("<|start_header_id|>"),
+            7 => Some("<|end_header_id|>"),
+            9 => Some("<|eot_id|>"),
+            _ => None,
+        }
+    }
+
     /// A completion prompt: `<|begin_of_text|>` followed by the text's tokens.
     pub fn encode_prompt(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::with_capacity(text.len() / 3 + 2);

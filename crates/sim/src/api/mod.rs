@@ -5,3 +5,4 @@
 pub mod error;
 pub mod render;
 pub mod request;
+pub mod tokenize;

@@ -22,9 +22,9 @@ use tokio::sync::watch;
 
 use crate::config::SimConfig;
 use crate::log;
+use crate::profile::Timing;
 use crate::server::driver::{EngineMsg, run_engine};
 use crate::server::routes::{AppState, router};
-use crate::profile::Timing;
 use crate::server::sink::{Framing, LagStats};
 use crate::startup::{
     LogFacts, StartupInputs, StartupPlan, compile_cache_marker, plan_startup, write_marker,
@@ -206,6 +206,7 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
             Timing::Instant => Framing::PerToken,
             Timing::Roofline { .. } | Timing::Fixed => Framing::Merge,
         },
+        pieces: std::sync::Mutex::default(),
     });
     let app = router(Arc::clone(&state));
     let listener = listener.tap_io(|tcp| {

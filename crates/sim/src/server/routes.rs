@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use crate::api::error::ApiError;
 use crate::api::render::{ChunkTemplate, Usage, answer_text, full_response};
 use crate::api::request::{Endpoint, parse, plan_output};
+use crate::api::tokenize::{PieceTable, RequestedModel};
 use crate::engine::{FinishReason, NewRequest, prompt_blocks};
 use crate::hashing::mix;
 use crate::metrics::escape_label;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub next_id: AtomicU64,
     /// How tokens that are ready together are framed.
     pub framing: Framing,
+    /// Pieces behind the ids `/tokenize` handed out.
+    pub pieces: std::sync::Mutex<PieceTable>,
 }
 
 type Shared = Arc<AppState>;
@@ -75,6 +78,8 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/tokenize", post(tokenize))
+        .route("/detokenize", post(detokenize))
         .route("/reset_prefix_cache", post(reset_prefix_cache))
         .route("/reset_mm_cache", post(reset_mm_cache))
         .route("/reset_encoder_cache", post(reset_encoder_cache))
@@ -212,6 +217,49 @@ async fn reset_encoder_cache(State(st): State<Shared>) -> Response {
     reset(&st, EngineMsg::ResetEncoderCache)
 }
 
+/// The body of a request to a ready server, within the size limit.
+async fn read_body(st: &AppState, body: Body) -> Result<bytes::Bytes, ApiError> {
+    check_ready(st)?;
+    axum::body::to_bytes(body, st.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::body_too_large(st.max_body_bytes))
+}
+
+fn served_model(st: &AppState, requested: &RequestedModel) -> Result<String, ApiError> {
+    match requested {
+        Some(m) if st.served_model_names.iter().any(|n| n == m) => Ok(m.clone()),
+        Some(m) => Err(ApiError::unknown_model(m)),
+        None => Ok(st.served_model_names[0].clone()),
+    }
+}
+
+// Like vLLM, only /v1 routes ask for the API key.
+async fn tokenize(State(st): State<Shared>, body: Body) -> Response {
+    let answer = async {
+        let bytes = read_body(&st, body).await?;
+        let mut table = st.pieces.lock().unwrap_or_else(|p| p.into_inner());
+        let (model, body) = table.tokenize(&bytes, &st.tokenizer, st.max_model_len)?;
+        served_model(&st, &model)?;
+        Ok::<_, ApiError>(body)
+    };
+    answer
+        .await
+        .map_or_else(|e| error_response(&e), json_response)
+}
+
+async fn detokenize(State(st): State<Shared>, body: Body) -> Response {
+    let answer = async {
+        let bytes = read_body(&st, body).await?;
+        let table = st.pieces.lock().unwrap_or_else(|p| p.into_inner());
+        let (model, body) = table.detokenize(&bytes, &st.tokenizer)?;
+        served_model(&st, &model)?;
+        Ok::<_, ApiError>(body)
+    };
+    answer
+        .await
+        .map_or_else(|e| error_response(&e), json_response)
+}
+
 async fn completions(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     generate(st, Endpoint::Completions, headers, body).await
 }
@@ -237,15 +285,9 @@ async fn start_generation(
 ) -> Result<Response, ApiError> {
     check_ready(st)?;
     check_key(st, headers)?;
-    let bytes = axum::body::to_bytes(body, st.max_body_bytes)
-        .await
-        .map_err(|_| ApiError::body_too_large(st.max_body_bytes))?;
+    let bytes = read_body(st, body).await?;
     let req = parse(endpoint, &bytes, &st.tokenizer)?;
-    let model = match &req.model {
-        Some(m) if st.served_model_names.iter().any(|n| n == m) => m.clone(),
-        Some(m) => return Err(ApiError::unknown_model(m)),
-        None => st.served_model_names[0].clone(),
-    };
+    let model = served_model(st, &req.model)?;
     let plan = plan_output(&req, st.max_model_len, st.seed)?;
 
     let n = st.next_id.fetch_add(1, Ordering::Relaxed);
