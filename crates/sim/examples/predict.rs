@@ -4,11 +4,14 @@
 //! ```text
 //! cargo run --release -p llmsweep-sim --example predict -- \
 //!     --profile tiny --input-len 256 --output-len 64 --concurrency 16 --num-prompts 200 \
+//!     [--stagger-ms F] [--think-ms F] \
 //!     [--max-num-seqs N] [--max-num-batched-tokens N] [--gpu-memory-utilization F] \
 //!     [--tensor-parallel-size N] [--no-enable-prefix-caching]
 //! ```
 //!
-//! Prints one JSON object with the mean/median TTFT, TPOT and E2E in ms (the keys
+//! `--stagger-ms` offsets the clients' first requests (a real client starts them one after
+//! another, which breaks lock-step); `--think-ms` is the client's pause between a response's
+//! end and its next request reaching the server. Prints one JSON object with the mean/median TTFT, TPOT and E2E in ms (the keys
 //! `vllm bench serve` writes), output throughput, and the run's virtual duration.
 
 use std::process::ExitCode;
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
 fn predict(args: Vec<String>) -> Result<String, String> {
     let mut opts = SimOptions::default();
     let (mut input, mut output, mut concurrency, mut num) = (1024u32, 128u32, 1usize, 100usize);
+    let (mut stagger_ms, mut think_ms) = (0.0f64, 0.0f64);
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         if flag == "--no-enable-prefix-caching" {
@@ -47,6 +51,8 @@ fn predict(args: Vec<String>) -> Result<String, String> {
             "--output-len" => output = value.parse().map_err(|e| bad(&e))?,
             "--concurrency" => concurrency = value.parse().map_err(|e| bad(&e))?,
             "--num-prompts" => num = value.parse().map_err(|e| bad(&e))?,
+            "--stagger-ms" => stagger_ms = value.parse().map_err(|e| bad(&e))?,
+            "--think-ms" => think_ms = value.parse().map_err(|e| bad(&e))?,
             "--max-num-seqs" => opts.max_num_seqs = Some(value.parse().map_err(|e| bad(&e))?),
             "--max-num-batched-tokens" => {
                 opts.max_num_batched_tokens = Some(value.parse().map_err(|e| bad(&e))?)
@@ -69,7 +75,11 @@ fn predict(args: Vec<String>) -> Result<String, String> {
     let report = run(
         &config,
         &items,
-        &Arrivals::ClosedLoop { concurrency },
+        &Arrivals::ClosedLoop {
+            concurrency,
+            stagger_ns: (stagger_ms * 1e6) as u64,
+            think_ns: (think_ms * 1e6) as u64,
+        },
         &RunOptions::default(),
     );
     let ms = |f: &dyn Fn(&llmsweep_sim::virtual_run::RequestRecord) -> Option<f64>| {

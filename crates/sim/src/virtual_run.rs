@@ -55,11 +55,15 @@ fn random_tokens(seed: u64, len: u32) -> Vec<u32> {
 /// When requests arrive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arrivals {
-    /// `concurrency` clients start together; each sends its next request the moment its
-    /// previous one finishes.
+    /// `concurrency` clients, client `i` starting at `i·stagger_ns`; each sends its next
+    /// request `think_ns` after its previous one finished.
     ClosedLoop {
         /// Number of clients.
         concurrency: usize,
+        /// Offset between the clients' first requests.
+        stagger_ns: u64,
+        /// Pause between a response's end and the client's next request reaching the server.
+        think_ns: u64,
     },
     /// A Poisson process (exponential gaps), seeded.
     Poisson {
@@ -70,6 +74,17 @@ pub enum Arrivals {
     },
     /// Explicit arrival times, one per item, virtual ns.
     At(Vec<u64>),
+}
+
+impl Arrivals {
+    /// Closed loop with every client starting at once and no pause between requests.
+    pub fn closed_loop(concurrency: usize) -> Self {
+        Self::ClosedLoop {
+            concurrency,
+            stagger_ns: 0,
+            think_ns: 0,
+        }
+    }
 }
 
 /// What happened to one request, in virtual ns.
@@ -214,9 +229,13 @@ pub fn run(
     let mut queue: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
     let mut next_item = 0;
     match arrivals {
-        Arrivals::ClosedLoop { concurrency } => {
+        Arrivals::ClosedLoop {
+            concurrency,
+            stagger_ns,
+            ..
+        } => {
             while next_item < (*concurrency).min(items.len()) {
-                queue.push(Reverse((0, next_item)));
+                queue.push(Reverse((next_item as u64 * stagger_ns, next_item)));
                 next_item += 1;
             }
         }
@@ -236,7 +255,10 @@ pub fn run(
             next_item = items.len();
         }
     }
-    let closed = matches!(arrivals, Arrivals::ClosedLoop { .. });
+    let think_ns = match arrivals {
+        Arrivals::ClosedLoop { think_ns, .. } => Some(*think_ns),
+        _ => None,
+    };
     let mut records: Vec<RequestRecord> = Vec::with_capacity(items.len());
     let mut record_of: HashMap<u64, usize> = HashMap::new();
     let mut out: Vec<Emission> = Vec::new();
@@ -264,8 +286,8 @@ pub fn run(
             r.cached_tokens = e.cached_tokens;
             if let Some(reason) = e.finish {
                 r.finish = Some(reason);
-                if closed && next_item < items.len() {
-                    queue.push(Reverse((e.time_ns, next_item)));
+                if let Some(think) = think_ns.filter(|_| next_item < items.len()) {
+                    queue.push(Reverse((e.time_ns + think, next_item)));
                     next_item += 1;
                 }
             }

@@ -33,7 +33,7 @@ fn closed(c: &SimConfig, concurrency: usize, n: usize, prompt: u32, output: u32)
     run(
         c,
         &items(n, prompt, output),
-        &Arrivals::ClosedLoop { concurrency },
+        &Arrivals::closed_loop(concurrency),
         &RunOptions {
             record_steps: true,
             ..RunOptions::default()
@@ -302,7 +302,7 @@ fn b08_prefix_caching() {
         run(
             &c,
             &work,
-            &Arrivals::ClosedLoop { concurrency: 16 },
+            &Arrivals::closed_loop(16),
             &RunOptions::default(),
         )
     };
