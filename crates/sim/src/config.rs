@@ -133,8 +133,6 @@ pub struct SimConfig {
     pub coefficients: Option<StepCoefficients>,
     /// TTFT and inter-token time of `fixed` / `instant`, ns.
     pub fixed_latency_ns: Option<(u64, u64)>,
-    /// `--admission-lag-steps`.
-    pub admission_lag_steps: u32,
     /// `--step-jitter`.
     pub step_jitter: f64,
 }
@@ -364,7 +362,6 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         memory,
         coefficients,
         fixed_latency_ns,
-        admission_lag_steps: lag,
         step_jitter: jitter,
     })
 }

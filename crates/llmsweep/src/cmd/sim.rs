@@ -222,9 +222,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         for name in &split.ignored {
-            eprintln!(
-                "WARNING [llmsweep-sim] ignoring vLLM flag {name}: it has no effect in the simulator"
-            );
+            llmsweep_sim::log::warn(&format!(
+                "ignoring vLLM flag {name}: it has no effect in the simulator"
+            ));
         }
     }
     if let (Some(a), Some(b)) = (&flags.model_positional, &flags.model)
