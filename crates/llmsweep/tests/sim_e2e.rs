@@ -135,13 +135,33 @@ impl Sim {
         )
     }
 
+    /// Start a 3,000-token stream and read its first bytes; the connection stays open.
+    fn open_long_stream(&self) -> TcpStream {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let body = json!({"prompt": "go on", "max_tokens": 3000, "stream": true}).to_string();
+        write!(
+            stream,
+            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut first = [0u8; 64];
+        stream.read_exact(&mut first).unwrap();
+        stream
+    }
+
     fn metrics(&self) -> String {
         String::from_utf8(self.get("/metrics").body).unwrap()
     }
 
     fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Send a signal (`-TERM`, `-INT`) and wait for the exit.
+    fn signal(&mut self, sig: &str) -> ExitStatus {
         Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([sig, &self.child.id().to_string()])
             .status()
             .unwrap();
         let start = Instant::now();
@@ -503,8 +523,8 @@ fn errors_look_like_vllm() {
 }
 
 #[test]
-fn health_is_503_until_ready_and_sigterm_exits_zero() {
-    // A long start-up: answers 503, and SIGTERM during start-up still exits 0.
+fn health_is_503_until_ready_and_signals_exit_zero() {
+    // A long start-up: answers 503, and SIGINT during start-up still exits 0.
     let mut starting = Sim::start_with_env(&["--profile", "tiny", "--startup-seconds", "600"], &[]);
     assert_eq!(starting.get("/health").status, 503);
     assert_eq!(
@@ -522,16 +542,7 @@ fn health_is_503_until_ready_and_sigterm_exits_zero() {
         &[("VLLM_CACHE_ROOT", dir.path())],
     );
     sim.wait_ready();
-    let mut stream = TcpStream::connect(&sim.addr).unwrap();
-    let body = json!({"prompt": "a long answer", "max_tokens": 4000, "stream": true}).to_string();
-    write!(
-        stream,
-        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut first = [0u8; 64];
-    stream.read_exact(&mut first).unwrap();
+    let mut stream = sim.open_long_stream();
     assert!(sim.terminate().success());
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut rest = Vec::new();
@@ -594,18 +605,7 @@ fn cold_then_warm_start_via_vllm_cache_root() {
 #[test]
 fn client_disconnect_aborts_the_request() {
     let sim = Sim::start(&["--profile", "tiny"]);
-    {
-        let mut stream = TcpStream::connect(&sim.addr).unwrap();
-        let body = json!({"prompt": "go on", "max_tokens": 3000, "stream": true}).to_string();
-        write!(
-            stream,
-            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut first = [0u8; 64];
-        stream.read_exact(&mut first).unwrap();
-    }
+    drop(sim.open_long_stream());
     let start = Instant::now();
     while !sim.metrics().contains("finished_reason=\"abort\"} 1.0") {
         assert!(start.elapsed() < DEADLINE, "the request was never aborted");

@@ -253,6 +253,27 @@ const TINY_EFFICIENCY: Efficiency = Efficiency {
     ..H100_EFFICIENCY
 };
 
+/// What `fixed` and `instant` share: no GPU model, no request overheads, the 8B's shape
+/// (tokenizer vocabulary, default `max_model_len`) and vLLM's H100 batch defaults.
+const TIMING_ONLY: Profile = Profile {
+    name: "",
+    model: "",
+    summary: "",
+    arch: LLAMA_3_8B,
+    timing: Timing::Instant,
+    default_tp: 1,
+    default_max_num_seqs: 1024,
+    default_max_num_batched_tokens: 8192,
+    default_max_model_len: 131_072,
+    overheads: Overheads {
+        ingress_base: 0.0,
+        ingress_per_token: 0.0,
+        emit_delay: 0.0,
+    },
+    startup_factor: 0.05,
+    model_patterns: &[],
+};
+
 /// The GEMM efficiency for a hidden size: small matrices reach less of the peak.
 pub fn gemm_efficiency(base: f64, hidden: u32) -> f64 {
     if hidden < 2048 { base.min(0.40) } else { base }
@@ -336,37 +357,17 @@ pub const PROFILES: &[Profile] = &[
         name: "fixed",
         model: "llmsweep/fixed-sim",
         summary: "constant TTFT and inter-token time whatever the load (--fixed-ttft-ms, --fixed-itl-ms)",
-        arch: LLAMA_3_8B,
         timing: Timing::Fixed,
-        default_tp: 1,
-        default_max_num_seqs: 1024,
-        default_max_num_batched_tokens: 8192,
-        default_max_model_len: 131_072,
-        overheads: Overheads {
-            ingress_base: 0.0,
-            ingress_per_token: 0.0,
-            emit_delay: 0.0,
-        },
-        startup_factor: 0.05,
         model_patterns: &[&["fixed-sim"]],
+        ..TIMING_ONLY
     },
     Profile {
         name: "instant",
         model: "llmsweep/instant-sim",
         summary: "no model delay at all: every token is ready at once (ceiling tests)",
-        arch: LLAMA_3_8B,
         timing: Timing::Instant,
-        default_tp: 1,
-        default_max_num_seqs: 1024,
-        default_max_num_batched_tokens: 8192,
-        default_max_model_len: 131_072,
-        overheads: Overheads {
-            ingress_base: 0.0,
-            ingress_per_token: 0.0,
-            emit_delay: 0.0,
-        },
-        startup_factor: 0.05,
         model_patterns: &[&["instant-sim"]],
+        ..TIMING_ONLY
     },
 ];
 
