@@ -533,7 +533,7 @@ fn health_is_503_until_ready_and_signals_exit_zero() {
             .status,
         503
     );
-    assert!(starting.terminate().success());
+    assert!(starting.signal("-INT").success());
 
     // A short one: becomes ready, then a SIGTERM mid-stream ends the stream and exits 0.
     let dir = tempfile::tempdir().unwrap();
