@@ -27,7 +27,8 @@ use crate::server::driver::{EngineMsg, run_engine};
 use crate::server::routes::{AppState, router};
 use crate::server::sink::{Framing, LagStats};
 use crate::startup::{
-    LogFacts, StartupInputs, StartupPlan, compile_cache_marker, plan_startup, write_marker,
+    LogFacts, Phase, PhaseKind, StartupInputs, StartupPlan, compile_cache_marker, plan_startup,
+    write_marker,
 };
 
 /// Listen backlog: room for thousands of clients connecting at once.
@@ -125,8 +126,12 @@ fn startup_plan(config: &SimConfig, opts: &ServeOptions, warm: bool) -> StartupP
     };
     let plan = plan_startup(&inputs(warm));
     match opts.startup_seconds {
+        // Skipped: only the (instant) memory phase, whose log lines size the KV cache.
         Some(s) if s <= 0.0 => StartupPlan {
-            phases: Vec::new(),
+            phases: vec![Phase {
+                kind: PhaseKind::Memory,
+                seconds: 0.0,
+            }],
             warm,
         },
         Some(s) => {
@@ -230,19 +235,10 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
     ));
     let completed = boot::play(&plan, &log_facts(&config), stopped(stop_rx.clone())).await;
     if completed {
-        if plan.phases.is_empty() {
-            // Start-up skipped: still say how big the KV cache is.
-            for line in crate::startup::phase_log_lines(
-                &crate::startup::Phase {
-                    kind: crate::startup::PhaseKind::Memory,
-                    seconds: 0.0,
-                },
-                &plan,
-                &log_facts(&config),
-            ) {
-                log::info(&line);
-            }
-        } else if let Err(e) = write_marker(&marker, &key) {
+        // A skipped start-up compiled nothing, so it leaves the cache as it was.
+        if plan.total_seconds() > 0.0
+            && let Err(e) = write_marker(&marker, &key)
+        {
             log::warn(&format!(
                 "cannot write the compile-cache marker {}: {e}; the next start will be cold too",
                 marker.display()
