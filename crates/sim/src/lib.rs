@@ -34,6 +34,8 @@
 //! assert!(tpot > 0.0066 && tpot < 0.02, "{tpot}");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod capacity;
 pub mod config;
