@@ -178,6 +178,12 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
     for note in &config.notes {
         log::warn(note);
     }
+    // The cache-reset routes are always on; say so when vLLM would have said it.
+    if std::env::var("VLLM_SERVER_DEV_MODE").is_ok_and(|v| v.trim() == "1") {
+        log::warn(
+            "SECURITY WARNING: Development endpoints are enabled! This should NOT be used in production!",
+        );
+    }
     log::info(&format!(
         "listening on http://{addr} (503 until start-up completes)"
     ));
