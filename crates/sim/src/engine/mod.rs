@@ -11,6 +11,8 @@ pub mod block_pool;
 pub mod cluster;
 pub mod fixed;
 pub mod step;
+#[cfg(test)]
+mod step_tests;
 
 /// Identifies a request; chosen by the caller, unique among live requests.
 pub type RequestId = u64;
