@@ -525,3 +525,37 @@ fn b16_metric_consistency() {
     assert!(m.preemptions > 0, "the test should exercise preemption");
     assert_eq!(r.sim.gauges().running + r.sim.gauges().waiting, 0);
 }
+
+#[test]
+fn data_parallel_replicas_split_the_load() {
+    let at = |dp| {
+        closed(
+            &config("tiny", |o| o.data_parallel_size = Some(dp)),
+            64,
+            256,
+            256,
+            64,
+        )
+    };
+    let (one, two) = (at(1), at(2));
+    // Each replica has its own max_num_seqs (32): two of them run all 64 streams.
+    assert!(one.steps.iter().all(|s| s.running <= 32));
+    assert!(two.steps.iter().any(|s| s.replica == 1));
+    assert!(steady_rate(&two) > 1.6 * steady_rate(&one));
+    assert!(mean(&two, RequestRecord::ttft_s) < 0.5 * mean(&one, RequestRecord::ttft_s));
+}
+
+#[test]
+fn pipeline_parallel_adds_memory_not_speed() {
+    let c = |pp| {
+        config("llama-3-70b-h100-tp4", |o| {
+            o.pipeline_parallel_size = Some(pp);
+            o.gpu_memory_utilization = Some(0.6);
+        })
+    };
+    let cap = |pp| c(pp).memory.unwrap().capacity_tokens;
+    assert!(cap(2) > 3 * cap(1), "{} vs {}", cap(2), cap(1));
+    let tpot = |pp| mean(&closed(&c(pp), 1, 2, 128, 64), RequestRecord::tpot_s);
+    assert!(tpot(2) >= tpot(1));
+    assert!(tpot(2) < 1.05 * tpot(1));
+}
