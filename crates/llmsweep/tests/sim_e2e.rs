@@ -1,0 +1,736 @@
+//! End-to-end tests of `llmsweep sim`: the real binary on an ephemeral port, spoken to over
+//! HTTP/1.1. No test asserts a wall-clock duration; waits have generous deadlines only so a
+//! broken server fails instead of hanging.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("llmsweep")
+}
+
+/// A running `llmsweep sim` with its log lines.
+struct Sim {
+    child: Child,
+    addr: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl Sim {
+    /// Start with `args` (after `sim --port 0`) and `env`, wait for the listening line.
+    fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Sim {
+        let mut cmd = Command::new(bin());
+        cmd.args(["sim", "--port", "0"]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn llmsweep sim");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let mut sim = Sim {
+            child,
+            addr: String::new(),
+            stdout,
+            stderr,
+        };
+        sim.addr = sim
+            .wait_for_line(|l| l.contains("listening on http://"))
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        sim
+    }
+
+    /// Start a server that is ready at once.
+    fn start(args: &[&str]) -> Sim {
+        let mut all = vec!["--startup-seconds", "0"];
+        all.extend_from_slice(args);
+        let sim = Sim::start_with_env(&all, &[]);
+        sim.wait_ready();
+        sim
+    }
+
+    fn wait_for_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.stdout.lock().unwrap().iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("sim exited ({status}): {:?}", self.stderr.lock().unwrap());
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "log line never came: {:?}",
+                self.stdout.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        while self.get("/health").status != 200 {
+            assert!(start.elapsed() < DEADLINE, "never ready");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        Reply::parse(&raw)
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], b"")
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Reply {
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Start a 3,000-token stream and read its first bytes; the connection stays open.
+    fn open_long_stream(&self) -> TcpStream {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let body = json!({"prompt": "go on", "max_tokens": 3000, "stream": true}).to_string();
+        write!(
+            stream,
+            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut first = [0u8; 64];
+        stream.read_exact(&mut first).unwrap();
+        stream
+    }
+
+    fn metrics(&self) -> String {
+        String::from_utf8(self.get("/metrics").body).unwrap()
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Send a signal (`-TERM`, `-INT`) and wait for the exit.
+    fn signal(&mut self, sig: &str) -> ExitStatus {
+        Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < DEADLINE, "no exit after SIGTERM");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn parse(raw: &[u8]) -> Reply {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("header end");
+        let headers = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+        let status = headers[9..12].parse().unwrap();
+        let mut body = raw[split + 4..].to_vec();
+        if headers.contains("transfer-encoding: chunked") {
+            body = dechunk(&body);
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// SSE events: parsed JSON, with `[DONE]` as the string "[DONE]".
+    fn events(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.body.clone()).unwrap();
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        text.split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let data = e
+                    .strip_prefix("data: ")
+                    .unwrap_or_else(|| panic!("not SSE: {e}"));
+                if data == "[DONE]" {
+                    json!("[DONE]")
+                } else {
+                    serde_json::from_str(data).unwrap()
+                }
+            })
+            .collect()
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+fn text_of(events: &[Value], chat: bool) -> String {
+    events
+        .iter()
+        .filter_map(|e| {
+            let c = e.get("choices")?.get(0)?;
+            if chat {
+                c["delta"]["content"].as_str()
+            } else {
+                c["text"].as_str()
+            }
+            .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn completions_stream_and_plain_agree() {
+    let sim = Sim::start(&["--profile", "tiny"]);
+    let body = json!({"model": "llmsweep/tiny-sim", "prompt": "The quick brown fox", "max_tokens": 12,
+        "stream": true, "stream_options": {"include_usage": true}});
+    let reply = sim.post("/v1/completions", &body);
+    assert_eq!(reply.status, 200);
+    assert!(reply.headers.contains("content-type: text/event-stream"));
+    let events = reply.events();
+    let choices: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e.get("choices")
+                .is_some_and(|c| !c.as_array().unwrap().is_empty())
+        })
+        .collect();
+    assert!(
+        choices
+            .iter()
+            .all(|e| e["object"] == "text_completion" && e["model"] == "llmsweep/tiny-sim")
+    );
+    let last = choices.last().unwrap();
+    assert_eq!(last["choices"][0]["finish_reason"], "length");
+    assert!(
+        choices[..choices.len() - 1]
+            .iter()
+            .all(|e| e["choices"][0]["finish_reason"].is_null())
+    );
+    let usage = &events[events.len() - 2];
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 12);
+    assert_eq!(
+        usage["usage"]["prompt_tokens"], 7,
+        "BOS + The, quic, k, brow, n, fox"
+    );
+    assert_eq!(events.last().unwrap(), "[DONE]");
+
+    let plain = sim.post(
+        "/v1/completions",
+        &json!({"prompt": "The quick brown fox", "max_tokens": 12}),
+    );
+    assert_eq!(plain.status, 200);
+    let v = plain.json();
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(
+        v["choices"][0]["text"].as_str().unwrap(),
+        text_of(&events, false)
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["total_tokens"], 19);
+}
+
+#[test]
+fn chat_stream_and_plain_agree() {
+    let sim = Sim::start(&[
+        "--profile",
+        "tiny",
+        "--served-model-name",
+        "chatty",
+        "other",
+    ]);
+    let messages = json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "hello"}]}]);
+    let reply = sim.post(
+        "/v1/chat/completions",
+        &json!({"model": "other", "messages": messages,
+        "max_completion_tokens": 5, "stream": true, "stream_options": {"include_usage": true}}),
+    );
+    assert_eq!(reply.status, 200);
+    let events = reply.events();
+    assert_eq!(events[0]["object"], "chat.completion.chunk");
+    assert_eq!(
+        events[0]["choices"][0]["delta"],
+        json!({"role": "assistant", "content": ""})
+    );
+    assert_eq!(
+        events[events.len() - 3]["choices"][0]["finish_reason"],
+        "length"
+    );
+    assert_eq!(events[events.len() - 2]["usage"]["completion_tokens"], 5);
+
+    let plain = sim.post(
+        "/v1/chat/completions",
+        &json!({"messages": messages, "max_tokens": 5}),
+    );
+    let v = plain.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "chatty");
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(
+        v["choices"][0]["message"]["content"].as_str().unwrap(),
+        text_of(&events, true)
+    );
+
+    let models = sim.get("/v1/models").json();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["chatty", "other"]);
+    assert_eq!(models["data"][0]["root"], "llmsweep/tiny-sim");
+    assert_eq!(models["data"][0]["owned_by"], "llmsweep-sim");
+    assert_eq!(models["data"][0]["max_model_len"], 4096);
+}
+
+#[test]
+fn default_model_token_ids_and_prefix_cache_reset() {
+    let sim = Sim::start(&[
+        "--profile",
+        "tiny",
+        "--model",
+        "meta-llama/Llama-3.1-8B-Instruct",
+    ]);
+    let models = sim.get("/v1/models").json();
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "meta-llama/Llama-3.1-8B-Instruct");
+    assert_eq!(models["data"][0]["object"], "model");
+
+    let prompt: Vec<u32> = (0..200).map(|i| (i * 7919) % 30_000).collect();
+    let body = json!({"prompt": prompt, "max_tokens": 2, "ignore_eos": true});
+    let cached = |reply: Reply| -> u64 {
+        let v = reply.json();
+        assert_eq!(v["usage"]["prompt_tokens"], 200);
+        v["usage"]["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(cached(sim.post("/v1/completions", &body)), 0);
+    assert_eq!(
+        cached(sim.post("/v1/completions", &body)),
+        192,
+        "12 full blocks of 16"
+    );
+    for path in [
+        "/reset_prefix_cache",
+        "/reset_mm_cache",
+        "/reset_encoder_cache",
+    ] {
+        assert_eq!(sim.request("POST", path, &[], b"").status, 200, "{path}");
+    }
+    assert_eq!(
+        cached(sim.post("/v1/completions", &body)),
+        0,
+        "the reset emptied the cache"
+    );
+
+    let m = sim.metrics();
+    for name in [
+        "vllm:num_requests_running{",
+        "vllm:num_requests_waiting{",
+        "vllm:kv_cache_usage_perc{",
+        "vllm:prompt_tokens_total{",
+        "vllm:generation_tokens_total{",
+        "vllm:num_preemptions_total{",
+        "vllm:prefix_cache_queries_total{",
+        "vllm:prefix_cache_hits_total{",
+        "vllm:time_to_first_token_seconds_bucket{",
+        "vllm:inter_token_latency_seconds_bucket{",
+        "vllm:e2e_request_latency_seconds_bucket{",
+        "llmsweep_sim:emit_lag_seconds_bucket{",
+    ] {
+        assert!(m.contains(name), "missing {name}");
+    }
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("vllm:prompt_tokens_total"), 600.0);
+    assert_eq!(value("vllm:generation_tokens_total"), 6.0);
+    assert_eq!(value("vllm:prefix_cache_hits_total"), 192.0);
+    assert_eq!(value("llmsweep_sim:prefix_cache_resets_total"), 1.0);
+    assert_eq!(value("llmsweep_sim:mm_cache_resets_total"), 1.0);
+    assert_eq!(value("llmsweep_sim:encoder_cache_resets_total"), 1.0);
+    assert_eq!(value("vllm:e2e_request_latency_seconds_count"), 3.0);
+}
+
+#[test]
+fn errors_look_like_vllm() {
+    let sim = Sim::start(&[
+        "--profile",
+        "tiny",
+        "--api-key",
+        "sekret",
+        "--max-request-body-bytes",
+        "2000",
+    ]);
+    let auth = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer sekret"),
+    ];
+    let send = |body: &str| sim.request("POST", "/v1/completions", &auth, body.as_bytes());
+    let check = |reply: Reply, status: u16, kind: &str, words: &str| {
+        assert_eq!(
+            reply.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let v = reply.json();
+        assert_eq!(v["error"]["code"], status);
+        assert_eq!(v["error"]["type"], kind);
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{v}"
+        );
+    };
+    check(
+        send("{\"prompt\": "),
+        400,
+        "BadRequestError",
+        "Invalid JSON",
+    );
+    check(
+        send(r#"{"prompt": "hi", "max_tokens": 5000}"#),
+        400,
+        "BadRequestError",
+        "maximum context length is 4096",
+    );
+    check(
+        send(r#"{"prompt": "hi", "n": 2}"#),
+        400,
+        "BadRequestError",
+        "n=2",
+    );
+    check(
+        send(r#"{"model": "gpt-9", "prompt": "hi"}"#),
+        404,
+        "NotFoundError",
+        "The model `gpt-9` does not exist.",
+    );
+    check(
+        send(&format!(r#"{{"prompt": "{}"}}"#, "x ".repeat(2000))),
+        413,
+        "RequestEntityTooLarge",
+        "2000 bytes",
+    );
+    let no_key = sim.post("/v1/completions", &json!({"prompt": "hi", "max_tokens": 1}));
+    check(no_key, 401, "Unauthorized", "Unauthorized");
+    let wrong = sim.request(
+        "GET",
+        "/v1/models",
+        &[("Authorization", "Bearer nope")],
+        b"",
+    );
+    check(wrong, 401, "Unauthorized", "Unauthorized");
+    assert_eq!(send(r#"{"prompt": "hi", "max_tokens": 1}"#).status, 200);
+    assert_eq!(sim.get("/health").status, 200, "health needs no key");
+    assert_eq!(sim.get("/nope").status, 404);
+}
+
+#[test]
+fn health_is_503_until_ready_and_signals_exit_zero() {
+    // A long start-up: answers 503, and SIGINT during start-up still exits 0.
+    let mut starting = Sim::start_with_env(&["--profile", "tiny", "--startup-seconds", "600"], &[]);
+    assert_eq!(starting.get("/health").status, 503);
+    assert_eq!(
+        starting
+            .post("/v1/completions", &json!({"prompt": "x"}))
+            .status,
+        503
+    );
+    assert!(starting.signal("-INT").success());
+
+    // A short one: becomes ready, then a SIGTERM mid-stream ends the stream and exits 0.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Sim::start_with_env(
+        &["--profile", "tiny", "--startup-seconds", "0.3"],
+        &[("VLLM_CACHE_ROOT", dir.path())],
+    );
+    sim.wait_ready();
+    let mut stream = sim.open_long_stream();
+    assert!(sim.terminate().success());
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest); // ends instead of hanging
+    assert!(sim.log().contains("Shutdown complete."));
+}
+
+fn compile_seconds(log: &str) -> f64 {
+    let line = log
+        .lines()
+        .find(|l| l.contains("torch.compile takes"))
+        .expect("compile line");
+    line.split("torch.compile takes ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn cold_then_warm_start_via_vllm_cache_root() {
+    let root = tempfile::tempdir().unwrap();
+    let env = [("VLLM_CACHE_ROOT", root.path())];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--startup-scale", "0.002"];
+        args.extend_from_slice(extra);
+        let mut sim = Sim::start_with_env(&args, &env);
+        sim.wait_for_line(|l| l.contains("Application startup complete."));
+        assert_eq!(sim.get("/health").status, 200);
+        assert!(sim.terminate().success());
+        sim.log()
+    };
+    let cold = run(&[]);
+    assert!(cold.contains("cold start"), "{cold}");
+    assert!(cold.contains("Compiling a graph for dynamic shape takes"));
+    assert!(cold.contains("GPU KV cache size: 438,"));
+    assert!(
+        root.path()
+            .join("torch_compile_cache")
+            .read_dir()
+            .unwrap()
+            .count()
+            == 1
+    );
+    let warm = run(&[]);
+    assert!(warm.contains("warm start"), "{warm}");
+    assert!(warm.contains("Directly load the compiled graph(s) for dynamic shape from the cache"));
+    assert!(compile_seconds(&warm) < 0.5 * compile_seconds(&cold));
+    // Another configuration, or another cache root, starts cold.
+    assert!(run(&["-tp", "2"]).contains("cold start"));
+    let other = tempfile::tempdir().unwrap();
+    assert!(run(&["--cache-root", other.path().to_str().unwrap()]).contains("cold start"));
+    // Eager mode compiles nothing.
+    assert!(!run(&["--enforce-eager"]).contains("torch.compile takes"));
+}
+
+#[test]
+fn client_disconnect_aborts_the_request() {
+    let sim = Sim::start(&["--profile", "tiny"]);
+    drop(sim.open_long_stream());
+    let start = Instant::now();
+    while !sim.metrics().contains("finished_reason=\"abort\"} 1.0") {
+        assert!(start.elapsed() < DEADLINE, "the request was never aborted");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        sim.metrics().contains(
+            "vllm:num_requests_running{engine=\"0\",model_name=\"llmsweep/tiny-sim\"} 0.0"
+        )
+    );
+}
+
+fn run_to_end(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin()).arg("sim").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_flags_warn_once_and_strict_refuses() {
+    let mut sim = Sim::start(&[
+        "--profile",
+        "fixed",
+        "--swap-space",
+        "4",
+        "--compilation-config",
+        r#"{"level": 3}"#,
+        "--compilation-config.level=3",
+        "--swap-space",
+        "8",
+        "--trust-remote-code",
+    ]);
+    let reply = sim.post("/v1/completions", &json!({"prompt": "x", "max_tokens": 2}));
+    assert_eq!(reply.status, 200);
+    assert!(sim.terminate().success());
+    let stderr = sim.stderr.lock().unwrap().join("\n");
+    for flag in [
+        "--swap-space",
+        "--compilation-config",
+        "--compilation-config.level",
+        "--trust-remote-code",
+    ] {
+        let needle = format!("ignoring vLLM flag {flag}:");
+        assert_eq!(stderr.matches(&needle).count(), 1, "{flag} in {stderr}");
+    }
+
+    let (ok, _, err) = run_to_end(&["--strict", "--swap-space", "4", "--port", "0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--strict") && err.contains("--swap-space"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refused_settings_fail_at_start_and_profiles_list() {
+    let (ok, _, err) = run_to_end(&["--gpu-memory-utilization", "0.1", "--port", "0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("No available memory for the cache blocks"),
+        "{err}"
+    );
+    let (ok, _, err) = run_to_end(&[
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "-tp",
+        "2",
+        "--port",
+        "0",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("max seq len (131072) is larger than the maximum number of tokens"),
+        "{err}"
+    );
+    let (ok, _, err) = run_to_end(&["--profile", "nope"]);
+    assert!(!ok && err.contains("known profiles"), "{err}");
+    let (ok, out, _) = run_to_end(&["--list-profiles"]);
+    assert!(ok);
+    for name in [
+        "llama-3-8b-h100",
+        "llama-3-70b-h100-tp4",
+        "qwen3-0.6b-h100",
+        "tiny",
+        "fixed",
+        "instant",
+    ] {
+        assert!(out.contains(name), "{out}");
+    }
+    let (ok, _, err) = run_to_end(&["acme/mystery-7b", "--port", "0", "--max-num-seqs", "0"]);
+    assert!(!ok && err.contains("--max-num-seqs 0"), "{err}");
+}
+
+#[test]
+fn unknown_model_uses_the_default_profile_and_says_so() {
+    let sim = Sim::start(&["acme/mystery-7b"]);
+    let models = sim.get("/v1/models").json();
+    assert_eq!(models["data"][0]["id"], "acme/mystery-7b");
+    let stderr = sim.stderr.lock().unwrap().join("\n");
+    assert_eq!(stderr.matches("matches no profile").count(), 1, "{stderr}");
+    assert!(stderr.contains("llama-3-8b-h100"));
+}
+
+#[test]
+fn tokenize_and_detokenize_round_trip() {
+    let sim = Sim::start(&["--profile", "tiny", "--api-key", "k"]);
+    let v = sim
+        .post(
+            "/tokenize",
+            &json!({"prompt": "hello brave new world", "add_special_tokens": false}),
+        )
+        .json();
+    assert_eq!(v["count"], 7, "hell, o, brav, e, new, worl, d");
+    assert_eq!(v["max_model_len"], 4096);
+    let cut = &v["tokens"].as_array().unwrap()[..5];
+    let text = sim.post("/detokenize", &json!({ "tokens": cut })).json();
+    assert_eq!(text["prompt"], "hello brave new");
+    let with_bos = sim.post("/tokenize", &json!({"prompt": "hello"})).json();
+    assert_eq!(with_bos["count"], 3);
+    assert_eq!(sim.post("/detokenize", &json!({"tokens": [5]})).status, 400);
+    assert_eq!(
+        sim.post("/tokenize", &json!({"model": "nope", "prompt": "x"}))
+            .status,
+        404
+    );
+}

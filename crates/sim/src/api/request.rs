@@ -1,0 +1,402 @@
+//! Parsing and validating `/v1/completions` and `/v1/chat/completions` bodies, with vLLM's
+//! checks and error wording. Sampling parameters the simulated model cannot honour
+//! (temperature, top_p, stop, logprobs, …) are accepted and have no effect, as every
+//! answer is a deterministic function of the seed and the prompt.
+
+use serde_json::{Map, Value};
+
+use crate::api::error::ApiError;
+use crate::engine::FinishReason;
+use crate::hashing::mix;
+use crate::text::{natural_output_len, text_key};
+use crate::tokenizer::{ChatTurn, SimTokenizer};
+
+/// Which endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/completions`.
+    Completions,
+    /// `POST /v1/chat/completions`.
+    Chat,
+}
+
+/// A validated generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationRequest {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// `model`, if given.
+    pub model: Option<String>,
+    /// Prompt token ids (chat template and BOS included).
+    pub prompt: Vec<u32>,
+    /// `max_tokens` (chat: `max_completion_tokens` first).
+    pub max_tokens: Option<u32>,
+    /// `min_tokens`.
+    pub min_tokens: u32,
+    /// `ignore_eos`.
+    pub ignore_eos: bool,
+    /// `stream`.
+    pub stream: bool,
+    /// `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// `seed`, if given (changes the answer text).
+    pub seed: Option<u64>,
+}
+
+/// How long the answer will be and why it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputPlan {
+    /// Tokens to generate.
+    pub output_len: u32,
+    /// `length` when a limit ends it, `stop` when the model does.
+    pub finish: FinishReason,
+    /// Fixes the answer text.
+    pub text_key: u64,
+}
+
+fn field_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("'{key}' must be a non-negative integer, got {v}"))
+            }),
+    }
+}
+
+fn field_bool(obj: &Map<String, Value>, key: &str) -> Result<bool, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "'{key}' must be a boolean, got {v}"
+        ))),
+    }
+}
+
+/// Parse and validate a request body.
+pub fn parse(
+    endpoint: Endpoint,
+    body: &[u8],
+    tokenizer: &SimTokenizer,
+) -> Result<GenerationRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    };
+    let model = match obj.get("model") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "'model' must be a string, got {v}"
+            )));
+        }
+    };
+    if let Some(n) = field_u32(&obj, "n")?.filter(|&n| n != 1) {
+        return Err(ApiError::bad_request(format!(
+            "n={n} is not supported: llmsweep sim generates exactly one choice per request (n=1)."
+        )));
+    }
+    let stream = field_bool(&obj, "stream")?;
+    let include_usage = match obj.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(opts)) => {
+            if !stream {
+                return Err(ApiError::bad_request(
+                    "Stream options can only be defined when `stream=True`.",
+                ));
+            }
+            field_bool(opts, "include_usage")?
+        }
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "'stream_options' must be an object, got {v}"
+            )));
+        }
+    };
+    let prompt = match endpoint {
+        Endpoint::Completions => completion_prompt(&obj, tokenizer)?,
+        Endpoint::Chat => chat_prompt(&obj, tokenizer)?,
+    };
+    let max_tokens = match endpoint {
+        Endpoint::Chat => match field_u32(&obj, "max_completion_tokens")? {
+            Some(n) => Some(n),
+            None => field_u32(&obj, "max_tokens")?,
+        },
+        Endpoint::Completions => field_u32(&obj, "max_tokens")?,
+    };
+    if max_tokens == Some(0) {
+        return Err(ApiError::bad_request(
+            "max_tokens must be at least 1, got 0.",
+        ));
+    }
+    let min_tokens = field_u32(&obj, "min_tokens")?.unwrap_or(0);
+    if let Some(max) = max_tokens.filter(|&max| min_tokens > max) {
+        return Err(ApiError::bad_request(format!(
+            "min_tokens must be less than or equal to max_tokens={max}, got {min_tokens}."
+        )));
+    }
+    let seed =
+        match obj.get("seed") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().map(|s| s as u64).ok_or_else(|| {
+                ApiError::bad_request(format!("'seed' must be an integer, got {v}"))
+            })?),
+        };
+    Ok(GenerationRequest {
+        endpoint,
+        model,
+        prompt,
+        max_tokens,
+        min_tokens,
+        ignore_eos: field_bool(&obj, "ignore_eos")?,
+        stream,
+        include_usage,
+        seed,
+    })
+}
+
+fn completion_prompt(
+    obj: &Map<String, Value>,
+    tokenizer: &SimTokenizer,
+) -> Result<Vec<u32>, ApiError> {
+    match obj.get("prompt") {
+        None | Some(Value::Null) => Err(ApiError::bad_request("'prompt' is required.")),
+        Some(Value::String(text)) => Ok(tokenizer.encode_prompt(text)),
+        Some(Value::Array(items)) if items.iter().all(Value::is_number) => {
+            if items.is_empty() {
+                return Err(ApiError::bad_request("The prompt cannot be empty."));
+            }
+            items
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .filter(|&id| id < u64::from(tokenizer.vocab_size()))
+                        .map(|id| id as u32)
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "Token id {v} is out of vocabulary (0..{}).",
+                                tokenizer.vocab_size()
+                            ))
+                        })
+                })
+                .collect()
+        }
+        Some(Value::Array(_)) => Err(ApiError::bad_request(
+            "Batched prompts (a list of strings or of token lists) are not supported by \
+             llmsweep sim: send one prompt per request.",
+        )),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "'prompt' must be a string or a list of token ids, got {v}"
+        ))),
+    }
+}
+
+fn chat_prompt(obj: &Map<String, Value>, tokenizer: &SimTokenizer) -> Result<Vec<u32>, ApiError> {
+    let Some(Value::Array(messages)) = obj.get("messages") else {
+        return Err(ApiError::bad_request(
+            "'messages' must be a list of messages.",
+        ));
+    };
+    let mut texts: Vec<(String, String)> = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let role = m
+            .get("role")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("messages[{i}].role must be a string")))?;
+        let content = match m.get("content") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(parts)) => {
+                let mut text = String::new();
+                for (j, part) in parts.iter().enumerate() {
+                    match part.get("type").and_then(Value::as_str) {
+                        Some("text") => {
+                            if !text.is_empty() {
+                                text.push('\n');
+                            }
+                            text.push_str(part.get("text").and_then(Value::as_str).unwrap_or(""));
+                        }
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "messages[{i}].content[{j}]: part type {} is not supported: \
+                                 llmsweep sim serves a text-only model",
+                                other.unwrap_or("(missing)")
+                            )));
+                        }
+                    }
+                }
+                text
+            }
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "messages[{i}].content must be a string or a list of parts, got {v}"
+                )));
+            }
+        };
+        texts.push((role.to_string(), content));
+    }
+    let turns: Vec<ChatTurn<'_>> = texts
+        .iter()
+        .map(|(role, content)| ChatTurn { role, content })
+        .collect();
+    Ok(tokenizer.encode_chat(&turns))
+}
+
+/// Check the lengths against `max_model_len` and decide the answer's length.
+pub fn plan_output(
+    req: &GenerationRequest,
+    max_model_len: u32,
+    server_seed: u64,
+) -> Result<OutputPlan, ApiError> {
+    let prompt_len = req.prompt.len() as u32;
+    if prompt_len >= max_model_len {
+        return Err(ApiError::bad_request(format!(
+            "This model's maximum context length is {max_model_len} tokens. However, your \
+             request has {prompt_len} input tokens. Please reduce the length of the input \
+             messages."
+        )));
+    }
+    if let Some(max) = req.max_tokens
+        && u64::from(prompt_len) + u64::from(max) > u64::from(max_model_len)
+    {
+        return Err(ApiError::bad_request(format!(
+            "'max_tokens' or 'max_completion_tokens' is too large: {max}. This model's maximum \
+             context length is {max_model_len} tokens and your request has {prompt_len} input \
+             tokens ({max} > {max_model_len} - {prompt_len})."
+        )));
+    }
+    let seed = req.seed.map_or(server_seed, |s| mix(server_seed, s));
+    let key = text_key(seed, &req.prompt);
+    let limit = req.max_tokens.unwrap_or(max_model_len - prompt_len);
+    let (output_len, finish) = if req.ignore_eos {
+        (limit, FinishReason::Length)
+    } else {
+        let natural = natural_output_len(key).max(req.min_tokens).max(1);
+        if natural >= limit {
+            (limit, FinishReason::Length)
+        } else {
+            (natural, FinishReason::Stop)
+        }
+    };
+    Ok(OutputPlan {
+        output_len,
+        finish,
+        text_key: key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok() -> SimTokenizer {
+        SimTokenizer::new(128_256)
+    }
+
+    fn completion(body: &str) -> Result<GenerationRequest, ApiError> {
+        parse(Endpoint::Completions, body.as_bytes(), &tok())
+    }
+
+    fn chat(body: &str) -> Result<GenerationRequest, ApiError> {
+        parse(Endpoint::Chat, body.as_bytes(), &tok())
+    }
+
+    #[test]
+    fn text_and_token_prompts() {
+        let r = completion(r#"{"model":"m","prompt":"hello world","max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#).unwrap();
+        assert_eq!(r.prompt[0], tok().bos());
+        assert_eq!(r.prompt.len(), 5, "BOS, hell, o, \" worl\", d");
+        assert_eq!(
+            (r.max_tokens, r.stream, r.include_usage),
+            (Some(5), true, true)
+        );
+        let r = completion(r#"{"prompt":[1,2,3],"ignore_eos":true,"min_tokens":2,"max_tokens":4}"#)
+            .unwrap();
+        assert_eq!(r.prompt, [1, 2, 3]);
+        assert!(r.ignore_eos && r.model.is_none());
+        assert_eq!(r.min_tokens, 2);
+    }
+
+    #[test]
+    fn chat_uses_the_template_and_max_completion_tokens() {
+        let r = chat(r#"{"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_completion_tokens":7,"max_tokens":99}"#).unwrap();
+        assert_eq!(r.max_tokens, Some(7));
+        assert_eq!(
+            r.prompt,
+            tok().encode_chat(&[ChatTurn {
+                role: "user",
+                content: "hi"
+            }])
+        );
+        let r = chat(r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":3}"#).unwrap();
+        assert_eq!(r.max_tokens, Some(3));
+    }
+
+    #[test]
+    fn rejects_what_vllm_rejects() {
+        let msg = |r: Result<GenerationRequest, ApiError>| r.unwrap_err().message;
+        assert!(msg(completion("{not json")).starts_with("Invalid JSON"));
+        assert!(msg(completion(r#"{"prompt":"x","n":2}"#)).contains("n=2"));
+        assert!(
+            msg(completion(
+                r#"{"prompt":"x","stream_options":{"include_usage":true}}"#
+            ))
+            .contains("stream=True")
+        );
+        assert!(msg(completion(r#"{"prompt":[1,999999999]}"#)).contains("out of vocabulary"));
+        assert!(msg(completion(r#"{"prompt":["a","b"]}"#)).contains("Batched prompts"));
+        assert!(msg(completion(r#"{"max_tokens":3}"#)).contains("'prompt' is required"));
+        assert!(msg(completion(r#"{"prompt":"x","max_tokens":0}"#)).contains("at least 1"));
+        assert!(
+            msg(completion(
+                r#"{"prompt":"x","max_tokens":2,"min_tokens":3}"#
+            ))
+            .contains("min_tokens")
+        );
+        assert!(
+            msg(chat(
+                r#"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#
+            ))
+            .contains("text-only")
+        );
+        assert!(msg(chat(r#"{"messages":"hi"}"#)).contains("'messages'"));
+    }
+
+    #[test]
+    fn lengths_are_checked_against_max_model_len() {
+        let r = completion(r#"{"prompt":[1,2,3,4],"max_tokens":10}"#).unwrap();
+        let err = plan_output(&r, 12, 0).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("(10 > 12 - 4)"), "{}", err.message);
+        let err = plan_output(&r, 4, 0).unwrap_err();
+        assert!(err.message.contains("maximum context length is 4 tokens"));
+        let plan = plan_output(&r, 100, 0).unwrap();
+        assert_eq!((plan.output_len, plan.finish), (10, FinishReason::Length));
+    }
+
+    #[test]
+    fn natural_length_ends_with_stop_unless_ignore_eos() {
+        let r = completion(r#"{"prompt":[1,2,3]}"#).unwrap();
+        let plan = plan_output(&r, 100_000, 0).unwrap();
+        assert_eq!(plan.finish, FinishReason::Stop);
+        assert!(plan.output_len >= crate::text::NATURAL_MIN_TOKENS);
+        let r = completion(r#"{"prompt":[1,2,3],"max_tokens":10000,"ignore_eos":true}"#).unwrap();
+        assert_eq!(plan_output(&r, 100_000, 0).unwrap().output_len, 10_000);
+        let r = completion(r#"{"prompt":[1,2,3],"max_tokens":90000,"min_tokens":80000}"#).unwrap();
+        let plan = plan_output(&r, 100_000, 0).unwrap();
+        assert_eq!((plan.output_len, plan.finish), (80_000, FinishReason::Stop));
+        // The request seed changes the text.
+        let seeded = completion(r#"{"prompt":[1,2,3],"seed":1}"#).unwrap();
+        let plain = completion(r#"{"prompt":[1,2,3]}"#).unwrap();
+        let key = |r: &GenerationRequest| plan_output(r, 100, 0).unwrap().text_key;
+        assert_ne!(key(&seeded), key(&plain));
+    }
+}

@@ -1,0 +1,362 @@
+//! The HTTP routes. Handlers parse, validate, hand the request to the engine thread and
+//! turn its progress into bytes; they never wait on the simulated clock themselves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::api::error::ApiError;
+use crate::api::render::{ChunkTemplate, Usage, answer_text, full_response};
+use crate::api::request::{Endpoint, parse, plan_output};
+use crate::api::tokenize::{PieceTable, RequestedModel};
+use crate::engine::{FinishReason, NewRequest, prompt_blocks};
+use crate::hashing::mix;
+use crate::metrics::escape_label;
+use crate::server::driver::EngineMsg;
+use crate::server::sink::{
+    Framing, LagStats, ResponseContext, Sink, SseStream, streams_open, wait_finished,
+};
+use crate::tokenizer::SimTokenizer;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// Set once start-up is over.
+    pub ready: AtomicBool,
+    /// The engine thread's inbox.
+    pub engine: Sender<EngineMsg>,
+    /// Names requests may use; the first is the default.
+    pub served_model_names: Vec<String>,
+    /// The model id (`root`).
+    pub root: String,
+    /// `--max-model-len`.
+    pub max_model_len: u32,
+    /// `--block-size`.
+    pub block_size: u32,
+    /// `--seed`.
+    pub seed: u64,
+    /// The simulated tokenizer.
+    pub tokenizer: SimTokenizer,
+    /// `--api-key` (or `VLLM_API_KEY`).
+    pub api_key: Option<String>,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Unix time the server started (`created`).
+    pub created: u64,
+    /// Emission lag statistics.
+    pub lag: Arc<LagStats>,
+    /// Wall time of virtual 0.
+    pub t0: Instant,
+    /// Counter behind generated request ids.
+    pub next_id: AtomicU64,
+    /// How tokens that are ready together are framed.
+    pub framing: Framing,
+    /// Pieces behind the ids `/tokenize` handed out.
+    pub pieces: std::sync::Mutex<PieceTable>,
+}
+
+type Shared = Arc<AppState>;
+
+/// All routes.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/ready", get(health))
+        .route("/ping", get(health))
+        .route("/version", get(version))
+        .route("/v1/models", get(models))
+        .route("/metrics", get(metrics))
+        .route("/v1/completions", post(completions))
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/tokenize", post(tokenize))
+        .route("/detokenize", post(detokenize))
+        .route("/reset_prefix_cache", post(reset_prefix_cache))
+        .route("/reset_mm_cache", post(reset_mm_cache))
+        .route("/reset_encoder_cache", post(reset_encoder_cache))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn error_response(err: &ApiError) -> Response {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        err.body(),
+    )
+        .into_response()
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn check_ready(st: &AppState) -> Result<(), ApiError> {
+    if st.ready.load(Ordering::Acquire) {
+        Ok(())
+    } else {
+        Err(ApiError::starting())
+    }
+}
+
+fn check_key(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(key) = &st.api_key else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given == Some(key.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+async fn health(State(st): State<Shared>) -> Response {
+    match check_ready(&st) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn version() -> Response {
+    json_response(json!({ "version": env!("CARGO_PKG_VERSION") }).to_string())
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"detail":"Not Found"}"#,
+    )
+        .into_response()
+}
+
+async fn models(State(st): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_ready(&st).and_then(|()| check_key(&st, &headers)) {
+        return error_response(&e);
+    }
+    let data: Vec<_> = st
+        .served_model_names
+        .iter()
+        .map(|name| {
+            json!({
+                "id": name,
+                "object": "model",
+                "created": st.created,
+                "owned_by": "llmsweep-sim",
+                "root": st.root,
+                "parent": null,
+                "max_model_len": st.max_model_len,
+                "permission": [],
+            })
+        })
+        .collect();
+    json_response(json!({"object": "list", "data": data}).to_string())
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let model = st.served_model_names[0].clone();
+    if st
+        .engine
+        .send(EngineMsg::Metrics(model.clone(), tx))
+        .is_err()
+    {
+        return error_response(&ApiError::internal("the engine thread has stopped"));
+    }
+    let Ok(mut text) = rx.await else {
+        return error_response(&ApiError::internal("the engine thread has stopped"));
+    };
+    let labels = format!("engine=\"0\",model_name=\"{}\"", escape_label(&model));
+    st.lag.render(&mut text, &labels);
+    text.push_str("# HELP llmsweep_sim:open_streams Streaming responses currently open.\n");
+    text.push_str("# TYPE llmsweep_sim:open_streams gauge\n");
+    text.push_str(&format!(
+        "llmsweep_sim:open_streams{{{labels}}} {:?}\n",
+        streams_open() as f64
+    ));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn reset(st: &AppState, msg: EngineMsg) -> Response {
+    match st.engine.send(msg) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => error_response(&ApiError::internal("the engine thread has stopped")),
+    }
+}
+
+async fn reset_prefix_cache(State(st): State<Shared>) -> Response {
+    reset(&st, EngineMsg::ResetPrefixCache)
+}
+
+async fn reset_mm_cache(State(st): State<Shared>) -> Response {
+    reset(&st, EngineMsg::ResetMmCache)
+}
+
+async fn reset_encoder_cache(State(st): State<Shared>) -> Response {
+    reset(&st, EngineMsg::ResetEncoderCache)
+}
+
+/// The body of a request to a ready server, within the size limit.
+async fn read_body(st: &AppState, body: Body) -> Result<bytes::Bytes, ApiError> {
+    check_ready(st)?;
+    axum::body::to_bytes(body, st.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::body_too_large(st.max_body_bytes))
+}
+
+fn served_model(st: &AppState, requested: &RequestedModel) -> Result<String, ApiError> {
+    match requested {
+        Some(m) if st.served_model_names.iter().any(|n| n == m) => Ok(m.clone()),
+        Some(m) => Err(ApiError::unknown_model(m)),
+        None => Ok(st.served_model_names[0].clone()),
+    }
+}
+
+// Like vLLM, only /v1 routes ask for the API key.
+async fn tokenize(State(st): State<Shared>, body: Body) -> Response {
+    let answer = async {
+        let bytes = read_body(&st, body).await?;
+        let mut table = st.pieces.lock().unwrap_or_else(|p| p.into_inner());
+        let (model, body) = table.tokenize(&bytes, &st.tokenizer, st.max_model_len)?;
+        served_model(&st, &model)?;
+        Ok::<_, ApiError>(body)
+    };
+    answer
+        .await
+        .map_or_else(|e| error_response(&e), json_response)
+}
+
+async fn detokenize(State(st): State<Shared>, body: Body) -> Response {
+    let answer = async {
+        let bytes = read_body(&st, body).await?;
+        let table = st.pieces.lock().unwrap_or_else(|p| p.into_inner());
+        let (model, body) = table.detokenize(&bytes, &st.tokenizer)?;
+        served_model(&st, &model)?;
+        Ok::<_, ApiError>(body)
+    };
+    answer
+        .await
+        .map_or_else(|e| error_response(&e), json_response)
+}
+
+async fn completions(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    generate(st, Endpoint::Completions, headers, body).await
+}
+
+async fn chat_completions(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    generate(st, Endpoint::Chat, headers, body).await
+}
+
+async fn generate(st: Shared, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
+    let arrived = Instant::now();
+    match start_generation(&st, endpoint, &headers, body, arrived).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn start_generation(
+    st: &Shared,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+    arrived: Instant,
+) -> Result<Response, ApiError> {
+    check_ready(st)?;
+    check_key(st, headers)?;
+    let bytes = read_body(st, body).await?;
+    let req = parse(endpoint, &bytes, &st.tokenizer)?;
+    let model = served_model(st, &req.model)?;
+    let plan = plan_output(&req, st.max_model_len, st.seed)?;
+
+    let n = st.next_id.fetch_add(1, Ordering::Relaxed);
+    let prefix = match endpoint {
+        Endpoint::Completions => "cmpl",
+        Endpoint::Chat => "chatcmpl",
+    };
+    let response_id = match headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+        Some(given) => format!("{prefix}-{given}"),
+        None => format!(
+            "{prefix}-{:016x}{:016x}",
+            mix(st.created, n),
+            mix(n, st.seed)
+        ),
+    };
+    let (block_hashes, prompt_tail) = prompt_blocks(&req.prompt, st.block_size);
+    let sink = Arc::new(Sink::default());
+    let prompt_tokens = req.prompt.len() as u32;
+    st.engine
+        .send(EngineMsg::Submit {
+            request: NewRequest {
+                id: n,
+                arrival_ns: 0,
+                prompt_len: prompt_tokens,
+                block_hashes,
+                prompt_tail,
+                text_key: plan.text_key,
+                output_len: plan.output_len,
+                finish: plan.finish,
+            },
+            arrived,
+            sink: Arc::clone(&sink),
+        })
+        .map_err(|_| ApiError::internal("the engine thread has stopped"))?;
+    let ctx = ResponseContext {
+        id: n,
+        text_key: plan.text_key,
+        prompt_tokens,
+        sink,
+        engine: st.engine.clone(),
+        lag: Arc::clone(&st.lag),
+        t0: st.t0,
+    };
+    if req.stream {
+        let template = ChunkTemplate::new(endpoint, &response_id, st.created, &model);
+        let stream = SseStream::new(ctx, template, req.include_usage, st.framing);
+        let mut response = Body::from_stream(stream).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    let progress = wait_finished(ctx)
+        .await
+        .ok_or_else(|| ApiError::internal("the server is shutting down"))?;
+    let finish = progress.finish.unwrap_or(FinishReason::Abort);
+    let body = full_response(
+        endpoint,
+        &response_id,
+        st.created,
+        &model,
+        &answer_text(plan.text_key, progress.generated),
+        finish,
+        Usage {
+            prompt_tokens,
+            completion_tokens: progress.generated,
+            cached_tokens: progress.cached_tokens,
+        },
+    );
+    Ok(json_response(body))
+}
