@@ -205,14 +205,16 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         show_stdout: prepared.opts.show_stdout,
         continue_on_error: prepared.opts.continue_on_error,
     };
-    let needs: Vec<bool> = plan
+    // Keyed by serve index: a shard's plan holds only some servers.
+    let needs: std::collections::HashSet<usize> = plan
         .servers
         .iter()
-        .map(|sp| {
+        .filter(|sp| {
             sp.combinations
                 .iter()
                 .any(|c| !known_levels(prepared, sp, c, opts).1)
         })
+        .map(|sp| sp.serve_index)
         .collect();
     let mut failures = Vec::new();
     let mut level_failures = Vec::new();
@@ -246,7 +248,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         plan,
         &ui,
         &mut failures,
-        |sp| needs[sp.serve_index],
+        |sp| needs.contains(&sp.serve_index),
         |server, sp| {
             for comb in &sp.combinations {
                 let (serial, batch) = endpoints(prepared, &sp.serve, comb, opts.variable);

@@ -189,14 +189,16 @@ fn execute(
         max_runs,
         ui: &ui,
     };
-    let needs: Vec<bool> = plan
+    // Keyed by serve index: a shard's plan holds only some servers.
+    let needs: std::collections::HashSet<usize> = plan
         .servers
         .iter()
-        .map(|sp| {
+        .filter(|sp| {
             sp.combinations
                 .iter()
                 .any(|c| ctx.sets.iter().any(|s| !sla_file(c, s).exists()))
         })
+        .map(|sp| sp.serve_index)
         .collect();
     let mut results: HashMap<(usize, usize, usize), SearchResult> = HashMap::new();
     let mut hints: HashMap<(usize, usize), f64> = HashMap::new();
@@ -207,7 +209,7 @@ fn execute(
         plan,
         &ui,
         &mut failures,
-        |sp| needs[sp.serve_index],
+        |sp| needs.contains(&sp.serve_index),
         |server, sp| {
             for comb in &sp.combinations {
                 for (k, set) in ctx.sets.iter().enumerate() {
@@ -239,7 +241,7 @@ fn execute(
         },
     )?;
     // Searches finished by earlier invocations replay from their results on disk.
-    for sp in plan.servers.iter().filter(|sp| !needs[sp.serve_index]) {
+    for sp in plan.servers.iter().filter(|sp| !needs.contains(&sp.serve_index)) {
         for comb in &sp.combinations {
             for (k, set) in ctx.sets.iter().enumerate() {
                 let hint = hints.get(&(comb.bench_index, k)).copied();
