@@ -193,6 +193,8 @@ fn is_measured(key: &str) -> bool {
         || key == "margin"
         || key.ends_with("_ms")
         || key.contains("throughput")
+        || key.contains("_time")
+        || key.contains("percentiles")
 }
 
 fn without_measures(v: &Value) -> Value {
@@ -409,6 +411,72 @@ fn sla_shards_then_merge_give_the_same_answers() {
         .map(|e| &e["value"])
         .collect();
     assert_eq!(values, [&json!(4), &json!(10), &json!(4), &json!(10)]);
+    assert_same_results(&f.path("one/e"), &f.path("shared/e"));
+}
+
+#[test]
+fn workload_shards_then_merge_give_the_same_curves() {
+    let f = Fixture::new(2, serde_json::from_str(r#"[{"num_prompts": 10}]"#).unwrap());
+    let more = ["--workload-var", "max_concurrency", "--workload-iters", "4"];
+    let o = run(f.sweep("serve-workload", "one", &more));
+    assert!(o.status.success(), "{}", text(&o));
+    let shards = ["0/2", "1/2"]
+        .map(|k| {
+            let mut c = f.sweep("serve-workload", "shared", &more);
+            c.args(["--shard", k]);
+            c
+        })
+        .into();
+    run_together(shards);
+    let o = f.merge(&["shared/e"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Serial, the levels between, batch: the curve's order, not the levels' values'.
+    assert_eq!(csv_rows(&f.path("shared/e")).len(), 1 + 2 * 4);
+    assert_same_results(&f.path("one/e"), &f.path("shared/e"));
+}
+
+#[test]
+fn startup_shards_then_merge_give_what_one_sweep_gives() {
+    // `port` is a key the startup command does not take: dropped from folder names.
+    let f = Fixture::new(3, serde_json::from_str(TWO_LOADS).unwrap());
+    std::fs::write(f.path("startup.json"), r#"[{"num_iters_cold": 1}]"#).unwrap();
+    let startup = |out: &str, shard: Option<&str>| {
+        let mut c = llmsweep();
+        c.args([
+            "startup",
+            "--startup-cmd",
+            &format!("{} --model m", support("fake-vllm-bench-startup")),
+        ])
+        .arg("--serve-params")
+        .arg(f.path("serve.json"))
+        .arg("--startup-params")
+        .arg(f.path("startup.json"))
+        .arg("-o")
+        .arg(f.path(out))
+        .args(["-e", "e"]);
+        if let Some(k) = shard {
+            c.args(["--shard", k]);
+        }
+        c
+    };
+    let o = run(startup("one", None));
+    assert!(o.status.success(), "{}", text(&o));
+    run_together(
+        ["0/3", "1/3", "2/3"]
+            .map(|k| startup("shared", Some(k)))
+            .into(),
+    );
+    let o = f.merge(&["shared/e"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("3 of 3 planned combinations complete"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        f.path("shared/e/SERVE--max_num_seqs=24-STARTUP--num_iters_cold=1")
+            .is_dir()
+    );
     assert_same_results(&f.path("one/e"), &f.path("shared/e"));
 }
 
