@@ -205,8 +205,9 @@ fn pod_spec(
     Ok(spec)
 }
 
-/// The command that merges the shards once the Job has ended: a one-off pod with the same
-/// image and volume (`kubectl run --overrides`).
+/// The command that merges the shards once the Job has ended: a one-off pod like the
+/// shards' (image, volume, environment), without their resources (`kubectl run
+/// --overrides`).
 fn merge_hint(
     job: &ShardedSweep,
     experiment: &Path,
@@ -222,12 +223,7 @@ fn merge_hint(
         "merge".to_string(),
         experiment.to_string_lossy().into_owned(),
     ];
-    let no_env = JobSettings {
-        env: Vec::new(),
-        ..settings.clone()
-    };
-    let mut spec = pod_spec(&name, &command, workdir, &no_env, opts, None)?;
-    spec.remove("restartPolicy");
+    let spec = pod_spec(&name, &command, workdir, settings, opts, None)?;
     let overrides = json!({"apiVersion": "v1", "spec": spec});
     let mut argv: Vec<String> = vec!["kubectl".into(), "run".into(), name];
     if let Some(ns) = &opts.namespace {

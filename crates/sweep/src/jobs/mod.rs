@@ -131,7 +131,7 @@ impl NameRule {
                 "lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
             }
         };
-        let ok = !name.is_empty()
+        let ok = name.chars().any(|c| c.is_ascii_alphanumeric())
             && name.chars().all(|c| self.allows(c))
             && (self == NameRule::Slurm
                 || (name.len() <= 63 && !name.starts_with('-') && !name.ends_with('-')));
@@ -159,7 +159,7 @@ impl NameRule {
             name.truncate(63);
         }
         let name = name.trim_matches('-').to_string();
-        if name.is_empty() {
+        if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
             "llmsweep".into()
         } else {
             name

@@ -148,6 +148,7 @@ fn an_experiment_name_is_added_when_missing() {
 fn names_and_memory() {
     assert_eq!(NameRule::Kubernetes.derive("--My Sweep!!--"), "my-sweep");
     assert_eq!(NameRule::Kubernetes.derive("***"), "llmsweep");
+    assert_eq!(NameRule::Slurm.derive("..."), "llmsweep");
     assert_eq!(NameRule::Kubernetes.derive(&"a".repeat(80)).len(), 63);
     assert!(NameRule::Kubernetes.check("a-b1").is_ok());
     for bad in ["", "-a", "a-", "A", "a_b", &"a".repeat(64)] {
@@ -155,6 +156,8 @@ fn names_and_memory() {
     }
     assert!(NameRule::Slurm.check("TP_sweep.1-a").is_ok());
     assert!(NameRule::Slurm.check("a b").is_err());
+    // A name of dots alone would not name an experiment folder.
+    assert!(NameRule::Slurm.check("..").is_err());
     for (text, slurm, k8s) in [
         ("200G", "200G", "200Gi"),
         ("512mi", "512M", "512Mi"),

@@ -29,10 +29,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use llmsweep_core::layout::{SUMMARY_CSV, write_atomic};
+use llmsweep_core::layout::{SUMMARY_CSV, SUMMARY_JSON, write_atomic};
 use llmsweep_core::record::{Record, find_files, read_json, read_record_list};
 
 use crate::experiment::EXPERIMENT_JSON;
+use crate::runner::summary_path;
 use crate::serve::write_summary_csv_at;
 use crate::sla::{SLA_RESULTS_CSV, SLA_RESULTS_JSON, write_sla_results};
 
@@ -100,9 +101,10 @@ impl MergeReport {
     }
 }
 
-/// Merge `dirs` into the first: see the module documentation. Folders that cannot be
-/// merged are refused before anything is written; otherwise everything that can be written
-/// is, and the report says what is missing or failed.
+/// Merge `dirs` into the first: see the module documentation. Folders that do not exist,
+/// are named twice or ran different sweeps are refused before anything is written;
+/// otherwise everything that can be written is, and the report says what is missing or
+/// failed.
 pub fn merge_experiments(dirs: &[PathBuf]) -> Result<MergeReport> {
     let (target, sources) = match dirs {
         [] => bail!("name at least one experiment folder to merge"),
@@ -237,13 +239,13 @@ fn summary_records(
     problems: &mut Vec<String>,
 ) -> Result<(Vec<Record>, Vec<PathBuf>)> {
     let mut found = Vec::new();
-    find_files(target, llmsweep_core::layout::SUMMARY_JSON, &mut found)
+    find_files(target, SUMMARY_JSON, &mut found)
         .with_context(|| format!("cannot list '{}'", target.display()))?;
     found.sort();
     let planned: Vec<PathBuf> = plan
         .summary_dirs
         .iter()
-        .map(|d| crate::runner::summary_path(d))
+        .map(|d| summary_path(d))
         .filter(|p| p.exists())
         .collect();
     let unplanned: Vec<PathBuf> = found.into_iter().filter(|p| !planned.contains(p)).collect();
