@@ -71,7 +71,8 @@ impl ExperimentIdentity {
     }
 }
 
-fn short(v: &Value) -> String {
+/// A JSON value for a message, cut after 200 characters.
+pub(crate) fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 200 {
         format!(

@@ -17,12 +17,17 @@
 //! - [`search`], [`pchip`], [`sla`]: `llmsweep serve-sla`, the SLA search;
 //! - [`workload`]: `llmsweep serve-workload`, the latency–throughput curve;
 //! - [`startup`]: `llmsweep bench startup` and `llmsweep startup` (server start-up time);
-//! - [`shard`]: one sweep split over a Slurm array or a Kubernetes Indexed Job.
+//! - [`shard`]: one sweep split over a Slurm array or a Kubernetes Indexed Job;
+//! - [`merge`]: `llmsweep merge`, one experiment from its shards (copy, check, summaries);
+//! - [`jobs`]: `llmsweep plan slurm|k8s`, the sbatch script or Job manifest of a sharded
+//!   sweep.
 
 pub mod commands;
 pub mod experiment;
 pub mod http;
+pub mod jobs;
 pub mod leftovers;
+pub mod merge;
 pub mod options;
 pub mod pchip;
 pub mod plan;

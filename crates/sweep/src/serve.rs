@@ -136,14 +136,20 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
             .iter()
             .any(|c| done[index[&c.dir]].is_none())
     };
-    let needs: Vec<bool> = plan.servers.iter().map(needs_server).collect();
+    // Keyed by serve index: a shard's plan holds only some servers.
+    let needs: std::collections::HashSet<usize> = plan
+        .servers
+        .iter()
+        .filter(|sp| needs_server(sp))
+        .map(|sp| sp.serve_index)
+        .collect();
     let mut run_failures = Vec::new();
     for_each_server(
         prepared,
         plan,
         &ui,
         &mut failures,
-        |sp| needs[sp.serve_index],
+        |sp| needs.contains(&sp.serve_index),
         |server, sp| {
             for comb in &sp.combinations {
                 let slot = index[&comb.dir];

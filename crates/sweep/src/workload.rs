@@ -5,6 +5,8 @@
 //!
 //! Folders: `<combination>-WL--<var>=<value>`.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 use serde_json::{Map, json};
 
@@ -14,7 +16,7 @@ use llmsweep_core::record::Record;
 
 use crate::commands::dataset_size;
 use crate::options::{Prepared, SweepOptions};
-use crate::plan::{Combination, Plan, ServerPlan, forbid_bench_param};
+use crate::plan::{Combination, Plan, forbid_bench_param};
 use crate::process::quote_cmd;
 use crate::progress::{TableRow, Ui};
 use crate::runner::{
@@ -70,77 +72,108 @@ pub fn estimate_workload(var: SlaVariable, records: &[Record]) -> Option<f64> {
     }
 }
 
-fn level(
-    experiment_dir: &std::path::Path,
-    serve: &ParamItem,
-    comb: &Combination,
-    var: SlaVariable,
-    bench: ParamItem,
-    value: i64,
-) -> Combination {
-    Combination {
-        bench_index: comb.bench_index,
-        dir: combination_dir(
-            experiment_dir,
-            serve,
-            &comb.bench,
-            &[("WL-", format!("{}={value}", var.key()))],
-        ),
-        bench,
+/// Where one combination's curve lies: its level folders depend on the experiment folder,
+/// the serve item, the combination, the variable, the number of levels and the dataset
+/// size only (and, for the levels between serial and batch, on the endpoints' results).
+#[derive(Debug, Clone, Copy)]
+pub struct Curve<'a> {
+    /// `OUTPUT_DIR/EXPERIMENT`.
+    pub experiment_dir: &'a Path,
+    /// The serve item.
+    pub serve: &'a ParamItem,
+    /// The (serve, bench) combination.
+    pub comb: &'a Combination,
+    /// `--workload-var`.
+    pub variable: SlaVariable,
+    /// `--workload-iters`.
+    pub iters: u32,
+    /// The bench item's dataset size (the batch level).
+    pub dataset_size: u64,
+}
+
+impl Curve<'_> {
+    fn level(&self, bench: ParamItem, value: i64) -> Combination {
+        Combination {
+            bench_index: self.comb.bench_index,
+            dir: combination_dir(
+                self.experiment_dir,
+                self.serve,
+                &self.comb.bench,
+                &[("WL-", format!("{}={value}", self.variable.key()))],
+            ),
+            bench,
+        }
+    }
+
+    /// The serial and batch runs of the combination.
+    pub fn endpoints(&self) -> (Combination, Combination) {
+        let var = self.variable;
+        let n = self.dataset_size as i64;
+        let serial = self
+            .comb
+            .bench
+            .with("max_concurrency", json!(1))
+            .with(var.key(), json!(1));
+        let batch = self
+            .comb
+            .bench
+            .with("max_concurrency", json!(n))
+            .with(var.key(), json!(n));
+        (self.level(serial, 1), self.level(batch, n))
+    }
+
+    /// The level combinations between the endpoints, once both have results.
+    pub fn middle_levels(
+        &self,
+        serial: &[Record],
+        batch: &[Record],
+    ) -> Result<Vec<Combination>, String> {
+        let var = self.variable;
+        let lo = estimate_workload(var, serial)
+            .ok_or("the serial runs report no request_throughput (and mean_e2el_ms)")?
+            .ceil();
+        let hi = estimate_workload(var, batch)
+            .ok_or("the batch runs report no request_throughput (and mean_e2el_ms)")?
+            .floor();
+        Ok(intermediate_levels(lo, hi, self.iters)
+            .into_iter()
+            .map(|v| self.level(self.comb.bench.with(var.key(), json!(v)), v))
+            .collect())
+    }
+
+    /// Every level that can be known from disk, in curve order (serial, the levels
+    /// between, batch), and whether all of them have results.
+    pub fn known_levels(&self) -> (Vec<Combination>, bool) {
+        let (serial, batch) = self.endpoints();
+        match (completed_runs(&serial.dir), completed_runs(&batch.dir)) {
+            (Some(s), Some(b)) => {
+                let mids = self.middle_levels(&s, &b).unwrap_or_default();
+                let all_done = mids.iter().all(|m| completed_runs(&m.dir).is_some());
+                let mut all = vec![serial];
+                all.extend(mids);
+                all.push(batch);
+                (all, all_done)
+            }
+            _ => (vec![serial, batch], false),
+        }
     }
 }
 
-/// The serial and batch runs of a combination.
-fn endpoints(
-    prepared: &Prepared,
-    serve: &ParamItem,
-    comb: &Combination,
-    var: SlaVariable,
-) -> (Combination, Combination) {
-    let n = dataset_size(&comb.bench, &prepared.cmds.bench) as i64;
-    let serial = comb
-        .bench
-        .with("max_concurrency", json!(1))
-        .with(var.key(), json!(1));
-    let batch = comb
-        .bench
-        .with("max_concurrency", json!(n))
-        .with(var.key(), json!(n));
-    (
-        level(&prepared.experiment_dir, serve, comb, var, serial, 1),
-        level(&prepared.experiment_dir, serve, comb, var, batch, n),
-    )
-}
-
-/// The level combinations between the endpoints, once both have results.
-fn middle_levels(
-    prepared: &Prepared,
-    serve: &ParamItem,
-    comb: &Combination,
+/// The curve of a combination in this sweep.
+fn curve<'a>(
+    prepared: &'a Prepared,
+    serve: &'a ParamItem,
+    comb: &'a Combination,
     opts: &WorkloadOptions,
-    serial: &[Record],
-    batch: &[Record],
-) -> Result<Vec<Combination>, String> {
-    let var = opts.variable;
-    let lo = estimate_workload(var, serial)
-        .ok_or("the serial runs report no request_throughput (and mean_e2el_ms)")?
-        .ceil();
-    let hi = estimate_workload(var, batch)
-        .ok_or("the batch runs report no request_throughput (and mean_e2el_ms)")?
-        .floor();
-    Ok(intermediate_levels(lo, hi, opts.iters)
-        .into_iter()
-        .map(|v| {
-            level(
-                &prepared.experiment_dir,
-                serve,
-                comb,
-                var,
-                comb.bench.with(var.key(), json!(v)),
-                v,
-            )
-        })
-        .collect())
+) -> Curve<'a> {
+    Curve {
+        experiment_dir: &prepared.experiment_dir,
+        serve,
+        comb,
+        variable: opts.variable,
+        iters: opts.iters,
+        dataset_size: dataset_size(&comb.bench, &prepared.cmds.bench),
+    }
 }
 
 /// Run `llmsweep serve-workload`.
@@ -169,27 +202,6 @@ pub fn run_serve_workload(opts: WorkloadOptions) -> Result<SweepOutcome> {
     )
 }
 
-/// Every level of a combination that can be known from disk, and whether all are done.
-fn known_levels(
-    prepared: &Prepared,
-    sp: &ServerPlan,
-    comb: &Combination,
-    opts: &WorkloadOptions,
-) -> (Vec<Combination>, bool) {
-    let (serial, batch) = endpoints(prepared, &sp.serve, comb, opts.variable);
-    match (completed_runs(&serial.dir), completed_runs(&batch.dir)) {
-        (Some(s), Some(b)) => {
-            let mids = middle_levels(prepared, &sp.serve, comb, opts, &s, &b).unwrap_or_default();
-            let all_done = mids.iter().all(|m| completed_runs(&m.dir).is_some());
-            let mut all = vec![serial];
-            all.extend(mids);
-            all.push(batch);
-            (all, all_done)
-        }
-        _ => (vec![serial, batch], false),
-    }
-}
-
 fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<SweepOutcome> {
     let dir = &prepared.experiment_dir;
     let ui = Ui::new_unbounded();
@@ -205,14 +217,16 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         show_stdout: prepared.opts.show_stdout,
         continue_on_error: prepared.opts.continue_on_error,
     };
-    let needs: Vec<bool> = plan
+    // Keyed by serve index: a shard's plan holds only some servers.
+    let needs: std::collections::HashSet<usize> = plan
         .servers
         .iter()
-        .map(|sp| {
+        .filter(|sp| {
             sp.combinations
                 .iter()
-                .any(|c| !known_levels(prepared, sp, c, opts).1)
+                .any(|c| !curve(prepared, &sp.serve, c, opts).known_levels().1)
         })
+        .map(|sp| sp.serve_index)
         .collect();
     let mut failures = Vec::new();
     let mut level_failures = Vec::new();
@@ -246,10 +260,11 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         plan,
         &ui,
         &mut failures,
-        |sp| needs[sp.serve_index],
+        |sp| needs.contains(&sp.serve_index),
         |server, sp| {
             for comb in &sp.combinations {
-                let (serial, batch) = endpoints(prepared, &sp.serve, comb, opts.variable);
+                let comb_curve = curve(prepared, &sp.serve, comb, opts);
+                let (serial, batch) = comb_curve.endpoints();
                 let s = run_level(server, &sp.serve, &serial, &mut level_failures)?;
                 let b = run_level(server, &sp.serve, &batch, &mut level_failures)?;
                 if s.is_empty() || b.is_empty() {
@@ -259,7 +274,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
                     ));
                     continue;
                 }
-                match middle_levels(prepared, &sp.serve, comb, opts, &s, &b) {
+                match comb_curve.middle_levels(&s, &b) {
                     Ok(mids) => {
                         ui.line(&format!(
                             "  workload levels of {}: {}",
@@ -288,7 +303,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
     let mut rows = Vec::new();
     for sp in &plan.servers {
         for comb in &sp.combinations {
-            for c in known_levels(prepared, sp, comb, opts).0 {
+            for c in curve(prepared, &sp.serve, comb, opts).known_levels().0 {
                 if let Some(records) = completed_runs(&c.dir) {
                     rows.push(TableRow {
                         name: display_name(&c.dir),
@@ -340,7 +355,8 @@ fn print_dry_run(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Re
             quote_cmd(&sp.serve.apply_to_cmd(&prepared.cmds.serve))
         )?;
         for comb in &sp.combinations {
-            let (serial, batch) = endpoints(prepared, &sp.serve, comb, opts.variable);
+            let comb_curve = curve(prepared, &sp.serve, comb, opts);
+            let (serial, batch) = comb_curve.endpoints();
             for (what, c) in [("serial", &serial), ("batch", &batch)] {
                 writeln!(out, "  [{what}] {}", c.dir.display())?;
                 for run in 0..prepared.opts.num_runs {

@@ -1,16 +1,29 @@
-//! `llmsweep merge`: not built yet. Its owner replaces this file.
+//! `llmsweep merge`: one experiment from the shards of a sweep — copy separate shard
+//! folders into the first, check they ran the same sweep, rebuild `summary.csv` (and the
+//! SLA answers), list what is missing or failed. Exit status 1 when something is.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Flags of this subcommand.
+use llmsweep_sweep::merge::merge_experiments;
+
+/// Flags of `llmsweep merge`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Everything, until this subcommand exists.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    /// The experiment folder to merge into (shards that shared it are merged in place),
+    /// then any folders that shards of the same sweep ran into separately: their files
+    /// are copied in. The first folder may be new when others are given.
+    #[arg(required = true, value_name = "EXPERIMENT_DIR")]
+    pub dirs: Vec<PathBuf>,
 }
 
-/// Run the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+/// Merge, print the report; exit 1 when a combination is missing or failed.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let report = merge_experiments(&args.dirs)?;
+    println!("{report}");
+    Ok(if report.is_complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

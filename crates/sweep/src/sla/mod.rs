@@ -53,6 +53,14 @@ impl SlaVariable {
         }
     }
 
+    /// The variable named `key` (`request_rate` or `max_concurrency`), as
+    /// `experiment.json` records it.
+    pub fn from_key(key: &str) -> Option<Self> {
+        [SlaVariable::RequestRate, SlaVariable::MaxConcurrency]
+            .into_iter()
+            .find(|v| v.key() == key)
+    }
+
     /// A value as a parameter: integers as integers, infinity as `"inf"`.
     pub fn json(self, v: f64) -> Value {
         match self {
@@ -156,7 +164,8 @@ pub fn run_serve_sla(opts: SlaOptions) -> Result<SweepOutcome> {
     )
 }
 
-fn sla_file(comb: &Combination, set: &CriteriaSet) -> PathBuf {
+/// The runs of one search: `<combination>/SLA--<criteria>.json`.
+pub fn sla_file(comb: &Combination, set: &CriteriaSet) -> PathBuf {
     comb.dir
         .join(sanitize_component(&format!("SLA--{}.json", set.text())))
 }
@@ -189,14 +198,16 @@ fn execute(
         max_runs,
         ui: &ui,
     };
-    let needs: Vec<bool> = plan
+    // Keyed by serve index: a shard's plan holds only some servers.
+    let needs: std::collections::HashSet<usize> = plan
         .servers
         .iter()
-        .map(|sp| {
+        .filter(|sp| {
             sp.combinations
                 .iter()
                 .any(|c| ctx.sets.iter().any(|s| !sla_file(c, s).exists()))
         })
+        .map(|sp| sp.serve_index)
         .collect();
     let mut results: HashMap<(usize, usize, usize), SearchResult> = HashMap::new();
     let mut hints: HashMap<(usize, usize), f64> = HashMap::new();
@@ -207,7 +218,7 @@ fn execute(
         plan,
         &ui,
         &mut failures,
-        |sp| needs[sp.serve_index],
+        |sp| needs.contains(&sp.serve_index),
         |server, sp| {
             for comb in &sp.combinations {
                 for (k, set) in ctx.sets.iter().enumerate() {
@@ -239,7 +250,11 @@ fn execute(
         },
     )?;
     // Searches finished by earlier invocations replay from their results on disk.
-    for sp in plan.servers.iter().filter(|sp| !needs[sp.serve_index]) {
+    for sp in plan
+        .servers
+        .iter()
+        .filter(|sp| !needs.contains(&sp.serve_index))
+    {
         for comb in &sp.combinations {
             for (k, set) in ctx.sets.iter().enumerate() {
                 let hint = hints.get(&(comb.bench_index, k)).copied();
@@ -281,6 +296,15 @@ fn execute(
 
 /// Every run of every value folder, each once, in plan order.
 fn all_value_runs(plan: &Plan, var: SlaVariable) -> Vec<Record> {
+    value_dirs(plan, var)
+        .iter()
+        .flat_map(|d| completed_runs(d).unwrap_or_default())
+        .collect()
+}
+
+/// The value folders on disk (`<combination>/<var>=<value>`), in plan order and by value
+/// within a combination: the order of `summary.csv`.
+pub fn value_dirs(plan: &Plan, var: SlaVariable) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for comb in plan.servers.iter().flat_map(|s| &s.combinations) {
         let Ok(entries) = std::fs::read_dir(&comb.dir) else {
@@ -298,9 +322,7 @@ fn all_value_runs(plan: &Plan, var: SlaVariable) -> Vec<Record> {
             })
             .collect();
         dirs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (_, d) in dirs {
-            out.extend(completed_runs(&d).unwrap_or_default());
-        }
+        out.extend(dirs.into_iter().map(|(_, d)| d));
     }
     out
 }

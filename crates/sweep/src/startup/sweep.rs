@@ -103,6 +103,10 @@ struct Prepared {
     opts: StartupSweepOptions,
     template: StartupCommand,
     combinations: Vec<Combination>,
+    /// Every combination's folder, relative to the experiment (`""` for the experiment
+    /// folder itself), in plan order, all shards included: recorded so that
+    /// `llmsweep merge` knows the plan without learning the startup command's keys.
+    planned_dirs: Vec<String>,
     experiment_name: String,
     experiment_dir: PathBuf,
     identity: ExperimentIdentity,
@@ -133,6 +137,7 @@ pub fn run_startup_sweep(opts: StartupSweepOptions) -> Result<StartupSweepOutcom
         "startup_params_file".into(),
         json!(prepared.opts.startup_params),
     );
+    description.insert("combinations".into(), json!(prepared.planned_dirs));
     let shard = prepared.opts.shard;
     open_experiment(
         &dir,
@@ -239,6 +244,16 @@ fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
         serve_items.into_items()
     };
     let mut combinations = plan(&experiment_dir, &serve_items, &startup_items)?;
+    let planned_dirs = combinations
+        .iter()
+        .map(|c| {
+            c.dir
+                .strip_prefix(&experiment_dir)
+                .unwrap_or(&c.dir)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
     if let Some(shard) = opts.shard {
         combinations.retain(|c| shard.owns(c.serve_index));
     }
@@ -262,6 +277,7 @@ fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
         opts,
         template,
         combinations,
+        planned_dirs,
         experiment_name,
         experiment_dir,
     })
