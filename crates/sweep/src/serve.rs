@@ -35,6 +35,8 @@ pub struct SweepOutcome {
     pub summary_csv: Option<PathBuf>,
     /// Further tables to print (e.g. SLA answers), ready to show.
     pub tables: Vec<String>,
+    /// The shard this invocation ran, if any (its folder holds only part of the sweep).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl SweepOutcome {
@@ -47,6 +49,7 @@ impl SweepOutcome {
             failures: Vec::new(),
             summary_csv: None,
             tables: Vec::new(),
+            shard: None,
         }
     }
 }
@@ -210,6 +213,7 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
         failures,
         summary_csv,
         tables: Vec::new(),
+        shard: prepared.opts.shard,
     })
 }
 

@@ -78,19 +78,20 @@ impl Shard {
                 .transpose()
         };
         if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            // An explicit --num-shards wins over the array's bounds, so that one index of the
+            // array resubmitted alone (`sbatch --array=3`) is still shard 3 of N.
             let (index, count) = match (
+                num_shards,
                 num("SLURM_ARRAY_TASK_COUNT")?,
                 num("SLURM_ARRAY_TASK_MIN")?,
                 num("SLURM_ARRAY_TASK_MAX")?,
             ) {
-                (_, Some(min), Some(max)) => (id - min, max - min + 1),
-                (Some(count), _, _) => (id, count),
-                _ => match num_shards {
-                    Some(n) => (id, i64::from(n)),
-                    None => bail!(
-                        "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX; pass --num-shards"
-                    ),
-                },
+                (Some(n), _, _, _) => (id, i64::from(n)),
+                (None, _, Some(min), Some(max)) => (id - min, max - min + 1),
+                (None, Some(count), _, _) => (id, count),
+                _ => bail!(
+                    "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX; pass --num-shards"
+                ),
             };
             let as_u32 = |v: i64| {
                 u32::try_from(v).map_err(|_| {
@@ -186,6 +187,14 @@ mod tests {
                 .contains("--shard K/2")
         );
         assert!(Shard::resolve(None, None, env(&[("SLURM_ARRAY_TASK_ID", "x")])).is_err());
+        // One index resubmitted alone (`sbatch --array=3`): --num-shards keeps it 3 of 4.
+        let alone = env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "3"),
+            ("SLURM_ARRAY_TASK_MAX", "3"),
+        ]);
+        let s = Shard::resolve(None, Some(4), alone).unwrap();
+        assert_eq!(s, Some(Shard { index: 3, count: 4 }));
     }
 
     #[test]

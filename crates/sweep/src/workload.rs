@@ -326,6 +326,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
         failures,
         summary_csv,
         tables: Vec::new(),
+        shard: prepared.opts.shard,
     })
 }
 

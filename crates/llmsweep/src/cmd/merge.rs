@@ -21,6 +21,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = merge_experiments(&args.dirs)?;
     println!("{report}");
+    // The merged folder is one experiment now: draw its charts and write its report.
+    super::sweep_args::charts_and_report(&mut std::io::stdout().lock(), &report.target)?;
     Ok(if report.is_complete() {
         ExitCode::SUCCESS
     } else {

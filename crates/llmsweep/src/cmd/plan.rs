@@ -161,7 +161,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (text, output, submit) = match args.target {
         Target::Slurm(a) => {
             let (sweep, settings) = prepare(&a.common, a.workdir.as_deref())?;
-            let job = shard_sweep(&sweep, &settings, NameRule::Slurm, false)?;
+            let job = shard_sweep(&sweep, &settings, NameRule::Slurm, true)?;
             let opts = SlurmOptions {
                 partition: a.partition,
                 account: a.account,

@@ -61,6 +61,10 @@ pub struct Args {
 /// Run the sweep, then print its results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use std::io::Write;
+    let shard =
+        llmsweep_sweep::shard::Shard::resolve(args.shard.as_deref(), args.num_shards, |k| {
+            std::env::var(k).ok()
+        })?;
     let outcome = run_startup_sweep(StartupSweepOptions {
         startup_cmd: args.startup_cmd,
         serve_params: args.serve_params,
@@ -75,11 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         exe: std::env::current_exe().context("cannot find llmsweep's own executable")?,
         argv: std::env::args().collect(),
         bench_startup_keys: super::bench_startup::supported_keys(),
-        shard: llmsweep_sweep::shard::Shard::resolve(
-            args.shard.as_deref(),
-            args.num_shards,
-            |k| std::env::var(k).ok(),
-        )?,
+        shard,
     })?;
     if outcome.dry_run {
         return Ok(ExitCode::SUCCESS);
@@ -92,6 +92,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(csv) = &outcome.summary_csv {
         writeln!(out, "Summary: {csv}", csv = csv.display())?;
     }
-    super::sweep_args::charts_and_report(&mut out, &outcome.experiment_dir)?;
+    match shard {
+        Some(shard) => writeln!(
+            out,
+            "This was shard {shard}. Once every shard has finished, combine them with:\n  llmsweep merge {}",
+            outcome.experiment_dir.display()
+        )?,
+        None => super::sweep_args::charts_and_report(&mut out, &outcome.experiment_dir)?,
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -138,7 +138,15 @@ pub fn finish(outcome: &SweepOutcome) -> Result<ExitCode> {
     if let Some(csv) = &outcome.summary_csv {
         writeln!(out, "Summary: {}", csv.display())?;
     }
-    charts_and_report(&mut out, &outcome.experiment_dir)?;
+    match outcome.shard {
+        // A shard's folder holds only part of the sweep: charts come after the merge.
+        Some(shard) => writeln!(
+            out,
+            "This was shard {shard}. Once every shard has finished, combine them (and draw the charts and report) with:\n  llmsweep merge {}",
+            outcome.experiment_dir.display()
+        )?,
+        None => charts_and_report(&mut out, &outcome.experiment_dir)?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

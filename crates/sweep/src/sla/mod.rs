@@ -291,6 +291,7 @@ fn execute(
         failures,
         summary_csv,
         tables: vec![results_table(&ordered)],
+        shard: prepared.opts.shard,
     })
 }
 
