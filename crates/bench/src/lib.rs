@@ -29,4 +29,5 @@ pub mod schedule;
 pub mod sse;
 pub mod stats;
 pub mod summary;
+pub mod testserver;
 pub mod tokenizer;
