@@ -63,9 +63,13 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     // Reach the server; find the model. With a readiness timeout, keep trying until it passes.
     let ready_timeout = Duration::from_secs(cfg.ready_check_timeout_s);
     let reach_deadline = std::time::Instant::now() + ready_timeout;
+    // `model_name` goes into requests (`--served-model-name`, else `--model`, else the listed
+    // id); `model_id` into the result (`--model`, else the listed root).
     let (model_name, model_id) = loop {
         let attempt = match &cfg.model {
-            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT).await.map(|()| (model.clone(), model.clone())),
+            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT)
+                .await
+                .map(|()| (cfg.served_model_name.clone().unwrap_or_else(|| model.clone()), model.clone())),
             None => discovery::fetch_first_model(&cfg.base_url, &headers, CONNECT_TIMEOUT).await.map(|m| (m.id, m.root)),
         };
         match attempt {
@@ -80,7 +84,6 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
             }
         }
     };
-    let request_model = cfg.served_model_name.clone().unwrap_or_else(|| model_name.clone());
 
     let tokenizer = load_tokenizer(cfg, &model_id)?;
     let tokenizer_id = if cfg.skip_tokenizer_init { None } else { Some(cfg.tokenizer.clone().unwrap_or_else(|| model_id.clone())) };
@@ -91,7 +94,7 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref()).context("cannot build the dataset")?;
     let template = BodyTemplate {
         api,
-        model: request_model,
+        model: model_name,
         logprobs: cfg.logprobs,
         ignore_eos: cfg.ignore_eos || matches!(cfg.dataset, DatasetSpec::Random(_)),
         extra_body: cfg.extra_body.clone(),
@@ -138,7 +141,8 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
             observer.message(&format!("Traffic ramp-up strategy: {}. Will increase RPS from {start} to {end} RPS.", strategy.as_str()))
         }
     }
-    observer.message(&format!("Burstiness factor: {}", cfg.burstiness));
+    let distribution = if cfg.burstiness == 1.0 { "Poisson process" } else { "Gamma distribution" };
+    observer.message(&format!("Burstiness factor: {} ({distribution})", crate::pyjson::python_float_repr(cfg.burstiness)));
     observer.message(&format!("Maximum request concurrency: {}", cfg.max_concurrency.map_or("None".into(), |n| n.to_string())));
 
     let run = runner::timed_run(&client, &prepared, &plan.offsets_s, cfg.max_concurrency, observer.clone()).await;

@@ -72,7 +72,10 @@ pub async fn timed_run(
     max_concurrency: Option<u64>,
     observer: Arc<dyn Observer>,
 ) -> TimedRun {
-    let semaphore = max_concurrency.map(|n| Arc::new(Semaphore::new(n as usize)));
+    // With a concurrency limit, one admission task takes the released requests in dispatch
+    // order and hands out the slots first come, first served (asyncio's semaphore order),
+    // while the dispatcher itself never waits for a slot (open loop).
+    let admission = max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
     let (stop_probe, probe) = spawn_wakeup_probe();
     observer.phase_started("benchmark", requests.len());
     let wall_start = chrono::Local::now();
@@ -84,9 +87,9 @@ pub async fn timed_run(
             tokio::time::sleep_until(intended.into()).await;
         }
         let dispatched = Instant::now();
-        let handle = tokio::spawn(send_one(client.clone(), request.clone(), semaphore.clone(), observer.clone()));
-        tasks.push((intended, dispatched, handle));
+        tasks.push((intended, dispatched, launch(admission.as_ref(), client, request.clone(), &observer)));
     }
+    drop(admission);
     let mut outcomes = Vec::with_capacity(tasks.len());
     for (intended, dispatched, handle) in tasks {
         outcomes.push((intended, dispatched, handle.await));
@@ -99,21 +102,54 @@ pub async fn timed_run(
         .into_iter()
         .zip(requests)
         .map(|((intended, dispatched, joined), request)| {
-            let outcome = joined.unwrap_or_else(|e| StreamOutcome::crashed(dispatched, format!("request task failed: {e}")));
+            let outcome = joined.unwrap_or_else(|_| StreamOutcome::crashed(dispatched, "request task ended without an outcome".into()));
             to_record(epoch, intended, dispatched, request.prompt_len, outcome)
         })
         .collect();
     TimedRun { records, duration_s, wakeup_lags, wall_start }
 }
 
-async fn send_one(client: StreamClient, request: PreparedRequest, semaphore: Option<Arc<Semaphore>>, observer: Arc<dyn Observer>) -> StreamOutcome {
-    let _permit = match semaphore {
-        Some(s) => s.acquire_owned().await.ok(),
-        None => None,
-    };
+type Admission = tokio::sync::mpsc::UnboundedSender<(PreparedRequest, oneshot::Sender<StreamOutcome>)>;
+
+/// Start one request now, or queue it for a concurrency slot; the receiver gets its outcome.
+fn launch(admission: Option<&Admission>, client: &StreamClient, request: PreparedRequest, observer: &Arc<dyn Observer>) -> oneshot::Receiver<StreamOutcome> {
+    let (done_tx, done_rx) = oneshot::channel();
+    match admission {
+        Some(queue) => {
+            let _ = queue.send((request, done_tx));
+        }
+        None => {
+            tokio::spawn(send_one(client.clone(), request, None, observer.clone(), done_tx));
+        }
+    }
+    done_rx
+}
+
+/// The FIFO gate for `--max-concurrency`: takes a slot for each request in arrival order,
+/// then starts it; the slot is released when the request ends.
+fn spawn_admission(slots: usize, client: StreamClient, observer: Arc<dyn Observer>) -> Admission {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(PreparedRequest, oneshot::Sender<StreamOutcome>)>();
+    let semaphore = Arc::new(Semaphore::new(slots.max(1)));
+    tokio::spawn(async move {
+        while let Some((request, done)) = rx.recv().await {
+            let Ok(permit) = semaphore.clone().acquire_owned().await else { break };
+            tokio::spawn(send_one(client.clone(), request, Some(permit), observer.clone(), done));
+        }
+    });
+    tx
+}
+
+async fn send_one(
+    client: StreamClient,
+    request: PreparedRequest,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    observer: Arc<dyn Observer>,
+    done: oneshot::Sender<StreamOutcome>,
+) {
     let outcome = client.send(request.body, request.request_id.as_deref(), request.expected_tokens).await;
+    drop(permit);
     observer.request_done(outcome.success);
-    outcome
+    let _ = done.send(outcome);
 }
 
 /// Times relative to `epoch`, in seconds, the way the metrics want them.
@@ -186,14 +222,15 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `--num-warmups` copies of the first request, concurrently, under the same limit.
 pub async fn warmups(client: &StreamClient, first: &PreparedRequest, count: u64, max_concurrency: Option<u64>, observer: Arc<dyn Observer>) -> usize {
-    let semaphore = max_concurrency.map(|n| Arc::new(Semaphore::new(n as usize)));
     observer.phase_started("warmup", count as usize);
     let mut first = first.clone();
     first.request_id = None;
-    let tasks: Vec<_> = (0..count).map(|_| tokio::spawn(send_one(client.clone(), first.clone(), semaphore.clone(), observer.clone()))).collect();
+    let admission = max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
+    let waiting: Vec<_> = (0..count).map(|_| launch(admission.as_ref(), client, first.clone(), &observer)).collect();
+    drop(admission);
     let mut failed = 0;
-    for task in tasks {
-        if !task.await.map(|o| o.success).unwrap_or(false) {
+    for done in waiting {
+        if !done.await.map(|o| o.success).unwrap_or(false) {
             failed += 1;
         }
     }
