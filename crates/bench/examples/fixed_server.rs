@@ -29,7 +29,11 @@ fn main() -> Result<(), String> {
             "--tokens" => tokens = value.parse().map_err(|e| bad(&e))?,
             "--max-secs" => max_secs = value.parse().map_err(|e| bad(&e))?,
             "--threads" => threads = value.parse().map_err(|e| bad(&e))?,
-            other => return Err(format!("unknown flag {other} (expected --port, --ttft-ms, --itl-ms, --tokens, --max-secs, --threads)")),
+            other => {
+                return Err(format!(
+                    "unknown flag {other} (expected --port, --ttft-ms, --itl-ms, --tokens, --max-secs, --threads)"
+                ));
+            }
         }
     }
     let behaviour = Behaviour {
@@ -39,10 +43,19 @@ fn main() -> Result<(), String> {
         model: ("fixed".into(), "llmsweep/fixed".into()),
         ..Default::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let server = TestServer::start(behaviour, port).await.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        eprintln!("fixed_server listening on {} (ttft {ttft_ms} ms, itl {itl_ms} ms, {tokens} tokens)", server.base_url());
+        let server = TestServer::start(behaviour, port)
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        eprintln!(
+            "fixed_server listening on {} (ttft {ttft_ms} ms, itl {itl_ms} ms, {tokens} tokens)",
+            server.base_url()
+        );
         tokio::time::sleep(Duration::from_secs(max_secs)).await;
         Ok(())
     })

@@ -48,14 +48,26 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         Backend::Vllm | Backend::Openai => ChunkApi::Completions,
     };
     let api_url = format!("{}{}", cfg.base_url.trim_end_matches('/'), cfg.endpoint);
-    let suffix = if api == ChunkApi::Chat { "chat/completions" } else { "completions" };
+    let suffix = if api == ChunkApi::Chat {
+        "chat/completions"
+    } else {
+        "completions"
+    };
     if !api_url.ends_with(suffix) {
-        bail!("--endpoint {}: the {} backend needs a URL ending in {suffix:?}", cfg.endpoint, cfg.backend.as_str());
+        bail!(
+            "--endpoint {}: the {} backend needs a URL ending in {suffix:?}",
+            cfg.endpoint,
+            cfg.backend.as_str()
+        );
     }
-    let url: Uri = api_url.parse().with_context(|| format!("{api_url} is not a valid URL"))?;
+    let url: Uri = api_url
+        .parse()
+        .with_context(|| format!("{api_url} is not a valid URL"))?;
     match url.scheme_str() {
         Some("http") => {}
-        Some(other) => bail!("{api_url}: the {other} scheme is not supported (llmsweep bench serve speaks plain http)"),
+        Some(other) => bail!(
+            "{api_url}: the {other} scheme is not supported (llmsweep bench serve speaks plain http)"
+        ),
         None => bail!("{api_url}: expected an http:// URL"),
     }
     let headers = request_headers(cfg)?;
@@ -67,10 +79,17 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     // id); `model_id` into the result (`--model`, else the listed root).
     let (model_name, model_id) = loop {
         let attempt = match &cfg.model {
-            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT)
+            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT).await.map(|()| {
+                (
+                    cfg.served_model_name
+                        .clone()
+                        .unwrap_or_else(|| model.clone()),
+                    model.clone(),
+                )
+            }),
+            None => discovery::fetch_first_model(&cfg.base_url, &headers, CONNECT_TIMEOUT)
                 .await
-                .map(|()| (cfg.served_model_name.clone().unwrap_or_else(|| model.clone()), model.clone())),
-            None => discovery::fetch_first_model(&cfg.base_url, &headers, CONNECT_TIMEOUT).await.map(|m| (m.id, m.root)),
+                .map(|m| (m.id, m.root)),
         };
         match attempt {
             Ok(found) => break found,
@@ -79,19 +98,31 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(e) => {
-                let hint = if cfg.model.is_none() { " (the model name comes from GET /v1/models unless --model is given)" } else { "" };
+                let hint = if cfg.model.is_none() {
+                    " (the model name comes from GET /v1/models unless --model is given)"
+                } else {
+                    ""
+                };
                 bail!("the server at {} is unreachable: {e}{hint}", cfg.base_url);
             }
         }
     };
 
     let tokenizer = load_tokenizer(cfg, &model_id)?;
-    let tokenizer_id = if cfg.skip_tokenizer_init { None } else { Some(cfg.tokenizer.clone().unwrap_or_else(|| model_id.clone())) };
+    let tokenizer_id = if cfg.skip_tokenizer_init {
+        None
+    } else {
+        Some(cfg.tokenizer.clone().unwrap_or_else(|| model_id.clone()))
+    };
 
     if cfg.common.num_prompts == 0 && !matches!(cfg.dataset, DatasetSpec::Custom(_)) {
-        bail!("--num-prompts must be at least 1 (got {})", cfg.num_prompts_flag);
+        bail!(
+            "--num-prompts must be at least 1 (got {})",
+            cfg.num_prompts_flag
+        );
     }
-    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref()).context("cannot build the dataset")?;
+    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref())
+        .context("cannot build the dataset")?;
     let template = BodyTemplate {
         api,
         model: model_name,
@@ -122,42 +153,94 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     };
     let pool = cfg.max_concurrency.map_or(prepared.len(), |n| n as usize);
     let client = StreamClient::new(endpoint, pool);
-    let first = prepared.first().context("the dataset produced no requests")?;
+    let first = prepared
+        .first()
+        .context("the dataset produced no requests")?;
     if cfg.ready_check_timeout_s > 0 {
-        let left = reach_deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_secs(1));
-        runner::ready_check(&client, first, left, observer.as_ref()).await.map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
+        let left = reach_deadline
+            .saturating_duration_since(std::time::Instant::now())
+            .max(Duration::from_secs(1));
+        runner::ready_check(&client, first, left, observer.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
     } else {
         observer.message("Skipping endpoint ready check.");
     }
     if cfg.num_warmups > 0 {
         observer.message(&format!("Warming up with {} requests...", cfg.num_warmups));
-        let failed = runner::warmups(&client, first, cfg.num_warmups, cfg.max_concurrency, observer.clone()).await;
+        let failed = runner::warmups(
+            &client,
+            first,
+            cfg.num_warmups,
+            cfg.max_concurrency,
+            observer.clone(),
+        )
+        .await;
         observer.message(&format!("Warmup run completed ({failed} failed)."));
     }
     observer.message("Starting main benchmark run...");
     match cfg.rate {
-        RateProfile::Constant(rate) => observer.message(&format!("Traffic request rate: {}", rate_text(rate))),
-        RateProfile::Ramp { strategy, start, end } => {
-            observer.message(&format!("Traffic ramp-up strategy: {}. Will increase RPS from {start} to {end} RPS.", strategy.as_str()))
+        RateProfile::Constant(rate) => {
+            observer.message(&format!("Traffic request rate: {}", rate_text(rate)))
         }
+        RateProfile::Ramp {
+            strategy,
+            start,
+            end,
+        } => observer.message(&format!(
+            "Traffic ramp-up strategy: {}. Will increase RPS from {start} to {end} RPS.",
+            strategy.as_str()
+        )),
     }
-    let distribution = if cfg.burstiness == 1.0 { "Poisson process" } else { "Gamma distribution" };
-    observer.message(&format!("Burstiness factor: {} ({distribution})", crate::pyjson::python_float_repr(cfg.burstiness)));
-    observer.message(&format!("Maximum request concurrency: {}", cfg.max_concurrency.map_or("None".into(), |n| n.to_string())));
+    let distribution = if cfg.burstiness == 1.0 {
+        "Poisson process"
+    } else {
+        "Gamma distribution"
+    };
+    observer.message(&format!(
+        "Burstiness factor: {} ({distribution})",
+        crate::pyjson::python_float_repr(cfg.burstiness)
+    ));
+    observer.message(&format!(
+        "Maximum request concurrency: {}",
+        cfg.max_concurrency.map_or("None".into(), |n| n.to_string())
+    ));
 
-    let run = runner::timed_run(&client, &prepared, &plan.offsets_s, cfg.max_concurrency, observer.clone()).await;
+    let run = runner::timed_run(
+        &client,
+        &prepared,
+        &plan.offsets_s,
+        cfg.max_concurrency,
+        observer.clone(),
+    )
+    .await;
 
-    let count_tokens = |text: &str| tokenizer.as_ref().and_then(|t| t.encode(text, false).ok()).map_or(1, |ids| ids.len() as u64);
-    let counter: Option<&dyn Fn(&str) -> u64> = if tokenizer.is_some() { Some(&count_tokens) } else { None };
+    let count_tokens = |text: &str| {
+        tokenizer
+            .as_ref()
+            .and_then(|t| t.encode(text, false).ok())
+            .map_or(1, |ids| ids.len() as u64)
+    };
+    let counter: Option<&dyn Fn(&str) -> u64> = if tokenizer.is_some() {
+        Some(&count_tokens)
+    } else {
+        None
+    };
     let m = metrics::compute(&run.records, run.duration_s, &cfg.goodput, counter);
     let finite_rate = !matches!(cfg.rate, RateProfile::Constant(r) if r.is_infinite());
-    let health = ClientHealth { client_bound: metrics::is_client_bound(&m.dispatch_lags, &run.wakeup_lags, finite_rate), wakeup_lags: run.wakeup_lags.clone() };
+    let health = ClientHealth {
+        client_bound: metrics::is_client_bound(&m.dispatch_lags, &run.wakeup_lags, finite_rate),
+        wakeup_lags: run.wakeup_lags.clone(),
+    };
     let rps_change_events = match cfg.rate {
         RateProfile::Ramp { start, .. } => Some(
             schedule::rps_change_events(start, &plan.rates)
                 .into_iter()
                 .map(|e| {
-                    let at = run.records.get(e.at_request).map_or(0.0, |r| r.dispatched_s);
+                    let at = run
+                        .records
+                        .get(e.at_request)
+                        .map_or(0.0, |r| r.dispatched_s);
                     let wall = run.wall_start + chrono::Duration::microseconds((at * 1e6) as i64);
                     (e.rps, wall.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
                 })
@@ -180,7 +263,11 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         burstiness: cfg.burstiness,
         max_concurrency: cfg.max_concurrency,
         ramp: match cfg.rate {
-            RateProfile::Ramp { strategy, start, end } => Some((strategy, start, end)),
+            RateProfile::Ramp {
+                strategy,
+                start,
+                end,
+            } => Some((strategy, start, end)),
             RateProfile::Constant(_) => None,
         },
     };
@@ -205,8 +292,17 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         warnings.push("All requests failed. This is likely due to a misconfiguration on the benchmark arguments.".to_string());
     }
     if m.failed > 0 {
-        let mut text = format!("{} requests failed; the first errors (capped to 10):", m.failed);
-        for (i, r) in run.records.iter().filter(|r| !r.success).take(10).enumerate() {
+        let mut text = format!(
+            "{} requests failed; the first errors (capped to 10):",
+            m.failed
+        );
+        for (i, r) in run
+            .records
+            .iter()
+            .filter(|r| !r.success)
+            .take(10)
+            .enumerate()
+        {
             text.push_str(&format!("\nError {i}: {}", r.error));
         }
         warnings.push(text);
@@ -218,33 +314,53 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
             metrics::CLIENT_BOUND_LAG_S * 1000.0
         ));
     }
-    let words: Vec<String> = cfg.metric_percentiles.iter().map(|&p| percentile_word(p)).collect();
+    let words: Vec<String> = cfg
+        .metric_percentiles
+        .iter()
+        .map(|&p| percentile_word(p))
+        .collect();
     let summary = summary::render(&result, &words);
     let path = if cfg.output.save_result || cfg.output.append_result {
-        let path = result::result_path(&header, cfg.output.result_dir.as_deref(), cfg.output.result_filename.as_deref());
+        let path = result::result_path(
+            &header,
+            cfg.output.result_dir.as_deref(),
+            cfg.output.result_filename.as_deref(),
+        );
         result::write(&path, &result, cfg.output.append_result)?;
         Some(path)
     } else {
         None
     };
-    Ok(RunReport { result, path, summary, warnings })
+    Ok(RunReport {
+        result,
+        path,
+        summary,
+        warnings,
+    })
 }
 
 fn rate_text(rate: f64) -> String {
-    if rate.is_infinite() { "inf".into() } else { rate.to_string() }
+    if rate.is_infinite() {
+        "inf".into()
+    } else {
+        rate.to_string()
+    }
 }
 
 /// Authorization from the API key, then `--header` pairs (which override it, as in vLLM).
 fn request_headers(cfg: &BenchConfig) -> anyhow::Result<Vec<(HeaderName, HeaderValue)>> {
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::new();
     if let Some(key) = &cfg.api_key {
-        let mut value = HeaderValue::from_str(&format!("Bearer {key}")).context("the API key is not a valid header value")?;
+        let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+            .context("the API key is not a valid header value")?;
         value.set_sensitive(true);
         out.push((hyper::header::AUTHORIZATION, value));
     }
     for (k, v) in &cfg.headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).with_context(|| format!("--header {k}: invalid header name"))?;
-        let value = HeaderValue::from_str(v).with_context(|| format!("--header {k}: invalid header value"))?;
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .with_context(|| format!("--header {k}: invalid header name"))?;
+        let value = HeaderValue::from_str(v)
+            .with_context(|| format!("--header {k}: invalid header value"))?;
         out.retain(|(n, _)| *n != name);
         out.push((name, value));
     }
@@ -258,7 +374,9 @@ fn load_tokenizer(cfg: &BenchConfig, model_id: &str) -> anyhow::Result<Option<Te
     }
     match &cfg.tokenizer {
         Some(spec) => Ok(Some(TextTokenizer::load(spec)?)),
-        None if local_tokenizer_file(model_id).is_some() => Ok(Some(TextTokenizer::load(model_id)?)),
+        None if local_tokenizer_file(model_id).is_some() => {
+            Ok(Some(TextTokenizer::load(model_id)?))
+        }
         None => Ok(None),
     }
 }

@@ -24,13 +24,17 @@ pub struct BodyTemplate {
 impl BodyTemplate {
     /// The JSON body for one request.
     pub fn build(&self, req: &SampleRequest) -> Result<Vec<u8>, String> {
-        let prompt = match &req.prompt {
-            Prompt::Text(text) => Value::String(text.clone()),
-            Prompt::TokenIds(ids) => match self.api {
-                ChunkApi::Completions => Value::from(ids.clone()),
-                ChunkApi::Chat => return Err("chat requests need text prompts; pass --tokenizer to build text prompts".into()),
-            },
-        };
+        let prompt =
+            match &req.prompt {
+                Prompt::Text(text) => Value::String(text.clone()),
+                Prompt::TokenIds(ids) => match self.api {
+                    ChunkApi::Completions => Value::from(ids.clone()),
+                    ChunkApi::Chat => return Err(
+                        "chat requests need text prompts; pass --tokenizer to build text prompts"
+                            .into(),
+                    ),
+                },
+            };
         let mut body = match self.api {
             ChunkApi::Completions => json!({
                 "model": self.model,
@@ -66,16 +70,29 @@ mod tests {
     use super::*;
 
     fn req(prompt: Prompt) -> SampleRequest {
-        SampleRequest { prompt, prompt_len: 3, expected_output_len: 7, request_id: Some("r-0".into()) }
+        SampleRequest {
+            prompt,
+            prompt_len: 3,
+            expected_output_len: 7,
+            request_id: Some("r-0".into()),
+        }
     }
 
     fn template(api: ChunkApi) -> BodyTemplate {
-        BodyTemplate { api, model: "m".into(), logprobs: None, ignore_eos: false, extra_body: Map::new() }
+        BodyTemplate {
+            api,
+            model: "m".into(),
+            logprobs: None,
+            ignore_eos: false,
+            extra_body: Map::new(),
+        }
     }
 
     #[test]
     fn completions_body_has_vllm_fields_in_order() {
-        let body = template(ChunkApi::Completions).build(&req(Prompt::Text("hi".into()))).unwrap();
+        let body = template(ChunkApi::Completions)
+            .build(&req(Prompt::Text("hi".into())))
+            .unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"model":"m","prompt":"hi","repetition_penalty":1.0,"max_tokens":7,"logprobs":null,"stream":true,"stream_options":{"include_usage":true}}"#
@@ -87,23 +104,37 @@ mod tests {
         let mut t = template(ChunkApi::Completions);
         t.ignore_eos = true;
         t.logprobs = Some(2);
-        t.extra_body = serde_json::from_str(r#"{"temperature":0.0,"repetition_penalty":1.2,"max_tokens":3}"#).unwrap();
-        let body: Value = serde_json::from_slice(&t.build(&req(Prompt::TokenIds(vec![5, 6, 7]))).unwrap()).unwrap();
+        t.extra_body =
+            serde_json::from_str(r#"{"temperature":0.0,"repetition_penalty":1.2,"max_tokens":3}"#)
+                .unwrap();
+        let body: Value =
+            serde_json::from_slice(&t.build(&req(Prompt::TokenIds(vec![5, 6, 7]))).unwrap())
+                .unwrap();
         assert_eq!(body["prompt"], json!([5, 6, 7]));
         assert_eq!(body["ignore_eos"], json!(true));
         assert_eq!(body["logprobs"], json!(2));
         assert_eq!(body["repetition_penalty"], json!(1.2));
-        assert_eq!(body["max_tokens"], json!(3), "--extra-body wins over the dataset's length, as in vLLM");
+        assert_eq!(
+            body["max_tokens"],
+            json!(3),
+            "--extra-body wins over the dataset's length, as in vLLM"
+        );
         assert_eq!(body["temperature"], json!(0.0));
     }
 
     #[test]
     fn chat_body_uses_content_parts() {
-        let body = template(ChunkApi::Chat).build(&req(Prompt::Text("hi".into()))).unwrap();
+        let body = template(ChunkApi::Chat)
+            .build(&req(Prompt::Text("hi".into())))
+            .unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_completion_tokens":7,"stream":true,"stream_options":{"include_usage":true}}"#
         );
-        assert!(template(ChunkApi::Chat).build(&req(Prompt::TokenIds(vec![1]))).is_err());
+        assert!(
+            template(ChunkApi::Chat)
+                .build(&req(Prompt::TokenIds(vec![1])))
+                .is_err()
+        );
     }
 }

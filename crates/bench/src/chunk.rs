@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 /// Which response shape to expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,9 @@ pub fn classify(data: &[u8], api: ChunkApi) -> Result<ChunkKind<'_>, serde_json:
     let raw: RawChunk<'_> = serde_json::from_slice(data)?;
     if let Some(choice) = raw.choices.and_then(|c| c.0) {
         match api {
-            ChunkApi::Completions => return Ok(ChunkKind::Token(choice.text.unwrap_or(Cow::Borrowed("")))),
+            ChunkApi::Completions => {
+                return Ok(ChunkKind::Token(choice.text.unwrap_or(Cow::Borrowed(""))));
+            }
             ChunkApi::Chat => {
                 if let Some(delta) = choice.delta
                     && delta.is_streamed_output()
@@ -54,7 +56,10 @@ pub fn classify(data: &[u8], api: ChunkApi) -> Result<ChunkKind<'_>, serde_json:
         }
     }
     match raw.usage {
-        Some(u) => Ok(ChunkKind::Usage { completion_tokens: u.completion_tokens, prompt_tokens: u.prompt_tokens }),
+        Some(u) => Ok(ChunkKind::Usage {
+            completion_tokens: u.completion_tokens,
+            prompt_tokens: u.prompt_tokens,
+        }),
         None => Ok(ChunkKind::Other),
     }
 }
@@ -161,28 +166,70 @@ mod tests {
 
     #[test]
     fn completion_token_chunks() {
-        assert_eq!(kind(r#"{"choices":[{"text":"hi","index":0}]}"#, Completions), ChunkKind::Token("hi".into()));
-        assert_eq!(kind(r#"{"choices":[{"text":null}],"usage":null}"#, Completions), ChunkKind::Token("".into()));
-        assert_eq!(kind(r#"{"choices":[{"text":"a\nb"},{"text":"x"}]}"#, Completions), ChunkKind::Token("a\nb".into()));
+        assert_eq!(
+            kind(r#"{"choices":[{"text":"hi","index":0}]}"#, Completions),
+            ChunkKind::Token("hi".into())
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"text":null}],"usage":null}"#, Completions),
+            ChunkKind::Token("".into())
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"text":"a\nb"},{"text":"x"}]}"#, Completions),
+            ChunkKind::Token("a\nb".into())
+        );
     }
 
     #[test]
     fn usage_chunk_with_empty_choices() {
         assert_eq!(
-            kind(r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#, Completions),
-            ChunkKind::Usage { completion_tokens: Some(5), prompt_tokens: Some(12) }
+            kind(
+                r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#,
+                Completions
+            ),
+            ChunkKind::Usage {
+                completion_tokens: Some(5),
+                prompt_tokens: Some(12)
+            }
         );
-        assert_eq!(kind(r#"{"id":"x","choices":[]}"#, Completions), ChunkKind::Other);
+        assert_eq!(
+            kind(r#"{"id":"x","choices":[]}"#, Completions),
+            ChunkKind::Other
+        );
     }
 
     #[test]
     fn chat_role_chunk_is_not_a_token_but_content_is() {
-        assert_eq!(kind(r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#, Chat), ChunkKind::Other);
-        assert_eq!(kind(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#, Chat), ChunkKind::Token("Hi".into()));
-        assert_eq!(kind(r#"{"choices":[{"delta":{"content":""}}]}"#, Chat), ChunkKind::Token("".into()));
-        assert_eq!(kind(r#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#, Chat), ChunkKind::Token("".into()));
-        assert_eq!(kind(r#"{"choices":[{"delta":{"tool_calls":[{"id":"1"}]}}]}"#, Chat), ChunkKind::Token("".into()));
-        assert_eq!(kind(r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#, Chat), ChunkKind::Other);
+        assert_eq!(
+            kind(
+                r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
+                Chat
+            ),
+            ChunkKind::Other
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#, Chat),
+            ChunkKind::Token("Hi".into())
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"delta":{"content":""}}]}"#, Chat),
+            ChunkKind::Token("".into())
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#, Chat),
+            ChunkKind::Token("".into())
+        );
+        assert_eq!(
+            kind(
+                r#"{"choices":[{"delta":{"tool_calls":[{"id":"1"}]}}]}"#,
+                Chat
+            ),
+            ChunkKind::Token("".into())
+        );
+        assert_eq!(
+            kind(r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#, Chat),
+            ChunkKind::Other
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::chunk::{ChunkApi, ChunkKind, classify};
 use crate::sse::{SseDecoder, SseEvent};
 
 /// vLLM's error text for a 200 response without a single token chunk.
-pub const NO_TOKEN_ERROR: &str = "Never received a valid chunk to calculate TTFT.This response will be marked as failed!";
+pub const NO_TOKEN_ERROR: &str =
+    "Never received a valid chunk to calculate TTFT.This response will be marked as failed!";
 
 /// How long to keep reading after `[DONE]` for the end of the body, so the connection can go
 /// back to the pool. A server that never ends the body after `[DONE]` only loses the connection.
@@ -102,7 +103,10 @@ impl StreamClient {
             .pool_max_idle_per_host(pool_size.max(1))
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        StreamClient { client, endpoint: std::sync::Arc::new(endpoint) }
+        StreamClient {
+            client,
+            endpoint: std::sync::Arc::new(endpoint),
+        }
     }
 
     /// The endpoint this client talks to.
@@ -112,15 +116,25 @@ impl StreamClient {
 
     /// Send one request body and time its stream. Never panics and never returns an error:
     /// every failure is recorded in the outcome.
-    pub async fn send(&self, body: Bytes, request_id: Option<&str>, expected_tokens: usize) -> StreamOutcome {
-        let mut builder = Request::post(self.endpoint.url.clone()).header(hyper::header::CONTENT_TYPE, "application/json");
+    pub async fn send(
+        &self,
+        body: Bytes,
+        request_id: Option<&str>,
+        expected_tokens: usize,
+    ) -> StreamOutcome {
+        let mut builder = Request::post(self.endpoint.url.clone())
+            .header(hyper::header::CONTENT_TYPE, "application/json");
         for (name, value) in &self.endpoint.headers {
             builder = builder.header(name, value);
         }
         if let Some(id) = request_id {
             builder = builder.header("x-request-id", id);
         }
-        let mut state = StreamState::new(self.endpoint.api, self.endpoint.collect_text, expected_tokens);
+        let mut state = StreamState::new(
+            self.endpoint.api,
+            self.endpoint.collect_text,
+            expected_tokens,
+        );
         let request = match builder.body(Full::new(body)) {
             Ok(r) => r,
             Err(e) => {
@@ -132,8 +146,15 @@ impl StreamClient {
         let timeout = self.endpoint.timeout;
         let result = tokio::time::timeout(timeout, self.exchange(request, &mut state)).await;
         if result.is_err() {
-            let got = if state.first_token.is_some() { format!("after {} token chunks", state.itl_s.len() + 1) } else { "before any token".into() };
-            state.error = Some(format!("request timed out after {:.3} s (--request-timeout), {got}", timeout.as_secs_f64()));
+            let got = if state.first_token.is_some() {
+                format!("after {} token chunks", state.itl_s.len() + 1)
+            } else {
+                "before any token".into()
+            };
+            state.error = Some(format!(
+                "request timed out after {:.3} s (--request-timeout), {got}",
+                timeout.as_secs_f64()
+            ));
         }
         state.finish(start)
     }
@@ -160,7 +181,11 @@ impl StreamClient {
             }
             text.truncate(MAX_ERROR_BODY);
             let reason = status.canonical_reason().unwrap_or("");
-            state.error = Some(format!("HTTP {} {reason}: {}", status.as_u16(), String::from_utf8_lossy(&text).trim()));
+            state.error = Some(format!(
+                "HTTP {} {reason}: {}",
+                status.as_u16(),
+                String::from_utf8_lossy(&text).trim()
+            ));
             return;
         }
         let mut decoder: SseDecoder<Instant> = SseDecoder::new();
@@ -174,19 +199,28 @@ impl StreamClient {
                     return;
                 }
                 Some(Err(e)) => {
-                    state.fail(format!("stream broke after {} token chunks: {}", state.token_chunks(), error_chain(&e)));
+                    state.fail(format!(
+                        "stream broke after {} token chunks: {}",
+                        state.token_chunks(),
+                        error_chain(&e)
+                    ));
                     return;
                 }
                 Some(Ok(frame)) => {
                     let now = Instant::now();
-                    let Ok(data) = frame.into_data() else { continue };
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
                     match decoder.feed(&data, now, |ev, at| state.on_event(ev, at)) {
                         Err(e) => return state.fail(e.to_string()),
                         Ok(true) => {}
                         Ok(false) => {
                             if state.error.is_none() {
                                 // [DONE]: read the end of the body so the connection is reusable.
-                                let _ = tokio::time::timeout(DRAIN_AFTER_DONE, async { while let Some(Ok(_)) = body.frame().await {} }).await;
+                                let _ = tokio::time::timeout(DRAIN_AFTER_DONE, async {
+                                    while let Some(Ok(_)) = body.frame().await {}
+                                })
+                                .await;
                             }
                             return;
                         }
@@ -226,7 +260,11 @@ impl StreamState {
     }
 
     fn token_chunks(&self) -> usize {
-        if self.first_token.is_some() { self.itl_s.len() + 1 } else { 0 }
+        if self.first_token.is_some() {
+            self.itl_s.len() + 1
+        } else {
+            0
+        }
     }
 
     fn fail(&mut self, message: String) {
@@ -253,7 +291,10 @@ impl StreamState {
                 }
                 true
             }
-            Ok(ChunkKind::Usage { completion_tokens, prompt_tokens }) => {
+            Ok(ChunkKind::Usage {
+                completion_tokens,
+                prompt_tokens,
+            }) => {
                 self.completion_tokens = completion_tokens;
                 if prompt_tokens.is_some() {
                     self.prompt_tokens = prompt_tokens;
@@ -263,7 +304,10 @@ impl StreamState {
             Ok(ChunkKind::Other) => true,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&data[..data.len().min(200)]).into_owned();
-                self.fail(format!("invalid JSON chunk after {} token chunks: {e}: {shown:?}", self.token_chunks()));
+                self.fail(format!(
+                    "invalid JSON chunk after {} token chunks: {e}: {shown:?}",
+                    self.token_chunks()
+                ));
                 false
             }
         }

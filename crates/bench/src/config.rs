@@ -115,7 +115,14 @@ pub struct BenchConfig {
 }
 
 /// vLLM's allowed `--percentile-metrics` names.
-pub const PERCENTILE_METRICS: &[&str] = &["ttft", "tpot", "itl", "e2el", "client_queue_time", "e2el_including_client_queue"];
+pub const PERCENTILE_METRICS: &[&str] = &[
+    "ttft",
+    "tpot",
+    "itl",
+    "e2el",
+    "client_queue_time",
+    "e2el_including_client_queue",
+];
 
 /// `--percentile-metrics ttft,tpot,itl`.
 pub fn parse_percentile_metrics(text: &str) -> Result<Vec<String>, String> {
@@ -145,7 +152,11 @@ pub fn parse_metric_percentiles(text: &str) -> Result<Vec<f64>, String> {
 pub fn parse_goodput(pairs: &[String]) -> Result<Vec<(SloMetric, f64)>, String> {
     let mut out: Vec<(SloMetric, f64)> = Vec::new();
     for pair in pairs {
-        let bad = |why: &str| format!("--goodput {pair:?}: {why} (expected KEY:VALUE with KEY in ttft, tpot, e2el and VALUE in ms)");
+        let bad = |why: &str| {
+            format!(
+                "--goodput {pair:?}: {why} (expected KEY:VALUE with KEY in ttft, tpot, e2el and VALUE in ms)"
+            )
+        };
         let (key, value) = pair.split_once(':').ok_or_else(|| bad("no ':'"))?;
         let metric = match key {
             "ttft" => SloMetric::Ttft,
@@ -153,7 +164,9 @@ pub fn parse_goodput(pairs: &[String]) -> Result<Vec<(SloMetric, f64)>, String> 
             "e2el" => SloMetric::E2el,
             _ => return Err(bad("unknown metric")),
         };
-        let value: f64 = value.parse().map_err(|_| bad("the value is not a number"))?;
+        let value: f64 = value
+            .parse()
+            .map_err(|_| bad("the value is not a number"))?;
         if value.is_nan() || value < 0.0 {
             return Err(bad("the value must be non-negative"));
         }
@@ -183,9 +196,13 @@ pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, String> 
     items
         .iter()
         .map(|item| {
-            let (k, v) = item.split_once('=').ok_or_else(|| format!("--header {item:?}: expected KEY=VALUE"))?;
-            hyper::header::HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| format!("--header {item:?}: {k:?} is not a valid header name"))?;
-            hyper::header::HeaderValue::from_str(v.trim()).map_err(|_| format!("--header {item:?}: the value is not a valid header value"))?;
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--header {item:?}: expected KEY=VALUE"))?;
+            hyper::header::HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| format!("--header {item:?}: {k:?} is not a valid header name"))?;
+            hyper::header::HeaderValue::from_str(v.trim())
+                .map_err(|_| format!("--header {item:?}: the value is not a valid header value"))?;
             Ok((k.trim().to_string(), v.trim().to_string()))
         })
         .collect()
@@ -210,8 +227,14 @@ mod tests {
 
     #[test]
     fn goodput_pairs() {
-        assert_eq!(parse_goodput(&strings(&["ttft:500", "tpot:50.5"])), Ok(vec![(SloMetric::Ttft, 500.0), (SloMetric::Tpot, 50.5)]));
-        assert_eq!(parse_goodput(&strings(&["e2el:1", "e2el:2"])), Ok(vec![(SloMetric::E2el, 2.0)]));
+        assert_eq!(
+            parse_goodput(&strings(&["ttft:500", "tpot:50.5"])),
+            Ok(vec![(SloMetric::Ttft, 500.0), (SloMetric::Tpot, 50.5)])
+        );
+        assert_eq!(
+            parse_goodput(&strings(&["e2el:1", "e2el:2"])),
+            Ok(vec![(SloMetric::E2el, 2.0)])
+        );
         for bad in ["ttft", "itl:5", "ttft:x", "ttft:-1"] {
             let err = parse_goodput(&strings(&[bad])).unwrap_err();
             assert!(err.contains(bad) && err.contains("KEY:VALUE"), "{err}");
@@ -220,8 +243,15 @@ mod tests {
 
     #[test]
     fn metadata_pairs() {
-        assert_eq!(parse_metadata(&strings(&["tp=1", " a = b=c "])), Ok(vec![("tp".into(), "1".into()), ("a".into(), "b=c".into())]));
-        assert!(parse_metadata(&strings(&["novalue"])).unwrap_err().contains("KEY=VALUE"));
+        assert_eq!(
+            parse_metadata(&strings(&["tp=1", " a = b=c "])),
+            Ok(vec![("tp".into(), "1".into()), ("a".into(), "b=c".into())])
+        );
+        assert!(
+            parse_metadata(&strings(&["novalue"]))
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
     }
 
     #[test]
@@ -229,13 +259,23 @@ mod tests {
         assert_eq!(parse_metric_percentiles("50,99.9"), Ok(vec![50.0, 99.9]));
         assert!(parse_metric_percentiles("101").is_err());
         assert!(parse_metric_percentiles("x").is_err());
-        assert_eq!(parse_percentile_metrics("ttft,e2el"), Ok(strings(&["ttft", "e2el"])));
-        assert!(parse_percentile_metrics("ttft,foo").unwrap_err().contains("\"foo\""));
+        assert_eq!(
+            parse_percentile_metrics("ttft,e2el"),
+            Ok(strings(&["ttft", "e2el"]))
+        );
+        assert!(
+            parse_percentile_metrics("ttft,foo")
+                .unwrap_err()
+                .contains("\"foo\"")
+        );
     }
 
     #[test]
     fn headers_and_extra_body() {
-        assert_eq!(parse_headers(&strings(&["x-a=1"])), Ok(vec![("x-a".into(), "1".into())]));
+        assert_eq!(
+            parse_headers(&strings(&["x-a=1"])),
+            Ok(vec![("x-a".into(), "1".into())])
+        );
         assert!(parse_headers(&strings(&["bad header=1"])).is_err());
         assert!(parse_headers(&strings(&["x"])).is_err());
         assert_eq!(parse_extra_body(r#"{"a": 1}"#).unwrap()["a"], 1);

@@ -23,39 +23,74 @@ pub struct ServedModel {
 
 /// Read `data[0]` from a `/v1/models` response body.
 pub fn parse_models(body: &[u8]) -> Result<ServedModel, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the response is not JSON ({e})"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("the response is not JSON ({e})"))?;
     let first = value
         .get("data")
         .and_then(|d| d.as_array())
         .and_then(|d| d.first())
         .ok_or("the response has no models (expected {\"data\": [{\"id\": …}, …]})")?;
-    let id = first.get("id").and_then(|v| v.as_str()).ok_or("data[0] has no string \"id\"")?.to_string();
-    let root = first.get("root").and_then(|v| v.as_str()).map_or_else(|| id.clone(), str::to_owned);
+    let id = first
+        .get("id")
+        .and_then(|v| v.as_str())
+        .ok_or("data[0] has no string \"id\"")?
+        .to_string();
+    let root = first
+        .get("root")
+        .and_then(|v| v.as_str())
+        .map_or_else(|| id.clone(), str::to_owned);
     Ok(ServedModel { id, root })
 }
 
 /// `GET {base_url}/v1/models` once.
-pub async fn fetch_first_model(base_url: &str, headers: &[(HeaderName, HeaderValue)], timeout: Duration) -> Result<ServedModel, String> {
+pub async fn fetch_first_model(
+    base_url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    timeout: Duration,
+) -> Result<ServedModel, String> {
     let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
-    let uri: Uri = url.parse().map_err(|e| format!("{url} is not a valid URL ({e})"))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{url} is not a valid URL ({e})"))?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
     let mut builder = Request::get(uri);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    let request = builder.body(Empty::new()).map_err(|e| format!("cannot build GET {url}: {e}"))?;
+    let request = builder
+        .body(Empty::new())
+        .map_err(|e| format!("cannot build GET {url}: {e}"))?;
     let exchange = async {
-        let response = client.request(request).await.map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
         let status = response.status();
-        let body = response.into_body().collect().await.map_err(|e| format!("GET {url}: {}", error_chain(&e)))?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?
+            .to_bytes();
         if !status.is_success() {
-            return Err(format!("GET {url}: HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(500)])));
+            return Err(format!(
+                "GET {url}: HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(500)])
+            ));
         }
         parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
     };
-    tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| Err(format!("GET {url}: no answer within {} s", timeout.as_secs_f64())))
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "GET {url}: no answer within {} s",
+                timeout.as_secs_f64()
+            ))
+        })
 }
 
 /// Can a TCP connection to the URL's host and port be opened?
@@ -66,7 +101,10 @@ pub async fn probe_tcp(uri: &Uri, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
-        Err(_) => Err(format!("cannot connect to {host}:{port}: no answer within {} s", timeout.as_secs_f64())),
+        Err(_) => Err(format!(
+            "cannot connect to {host}:{port}: no answer within {} s",
+            timeout.as_secs_f64()
+        )),
     }
 }
 
@@ -77,9 +115,19 @@ mod tests {
     #[test]
     fn first_model_id_and_root() {
         let body = br#"{"object":"list","data":[{"id":"smollm2","root":"HuggingFaceTB/SmolLM2-135M-Instruct"},{"id":"other"}]}"#;
-        assert_eq!(parse_models(body), Ok(ServedModel { id: "smollm2".into(), root: "HuggingFaceTB/SmolLM2-135M-Instruct".into() }));
+        assert_eq!(
+            parse_models(body),
+            Ok(ServedModel {
+                id: "smollm2".into(),
+                root: "HuggingFaceTB/SmolLM2-135M-Instruct".into()
+            })
+        );
         assert_eq!(parse_models(br#"{"data":[{"id":"m"}]}"#).unwrap().root, "m");
-        assert!(parse_models(br#"{"data":[]}"#).unwrap_err().contains("no models"));
+        assert!(
+            parse_models(br#"{"data":[]}"#)
+                .unwrap_err()
+                .contains("no models")
+        );
         assert!(parse_models(b"<html>").unwrap_err().contains("not JSON"));
     }
 }

@@ -118,7 +118,11 @@ pub fn compute(
         m.completed += 1;
         m.total_input += r.prompt_len;
         m.total_output += output_len;
-        let tpot = if output_len > 1 { (r.latency_s - r.ttft_s) / (output_len - 1) as f64 } else { 0.0 };
+        let tpot = if output_len > 1 {
+            (r.latency_s - r.ttft_s) / (output_len - 1) as f64
+        } else {
+            0.0
+        };
         if output_len > 1 {
             m.tpots.push(tpot);
         }
@@ -129,10 +133,18 @@ pub fn compute(
         let queue = r.start_s - r.dispatched_s;
         m.client_queue_times.push(queue);
         m.e2els_including_queue.push(r.latency_s + queue);
-        m.ttfts_from_schedule.push(r.start_s + r.ttft_s - r.intended_s);
-        m.e2els_from_schedule.push(r.start_s + r.latency_s - r.intended_s);
+        m.ttfts_from_schedule
+            .push(r.start_s + r.ttft_s - r.intended_s);
+        m.e2els_from_schedule
+            .push(r.start_s + r.latency_s - r.intended_s);
     }
-    let per_s = |x: f64| if duration_s > 0.0 { x / duration_s } else { 0.0 };
+    let per_s = |x: f64| {
+        if duration_s > 0.0 {
+            x / duration_s
+        } else {
+            0.0
+        }
+    };
     m.request_throughput = per_s(m.completed as f64);
     m.output_throughput = per_s(m.total_output as f64);
     m.total_token_throughput = per_s((m.total_input + m.total_output) as f64);
@@ -155,14 +167,23 @@ pub fn compute(
     m.max_output_tokens_per_s = peak_chunks_per_second(&successes);
     m.max_concurrent_requests = peak_concurrency(&successes);
     let zero_gaps = m.itls.iter().filter(|&&g| g == 0.0).count();
-    m.itl_same_read_fraction = if m.itls.is_empty() { 0.0 } else { zero_gaps as f64 / m.itls.len() as f64 };
+    m.itl_same_read_fraction = if m.itls.is_empty() {
+        0.0
+    } else {
+        zero_gaps as f64 / m.itls.len() as f64
+    };
     m
 }
 
 /// vLLM's peak output rate: token chunk times in one-second buckets from the first start.
 fn peak_chunks_per_second(successes: &[&RequestRecord]) -> f64 {
-    let Some(t0) = successes.iter().map(|r| r.start_s).min_by(f64::total_cmp) else { return 0.0 };
-    let end = successes.iter().map(|r| r.start_s + r.latency_s).fold(f64::MIN, f64::max);
+    let Some(t0) = successes.iter().map(|r| r.start_s).min_by(f64::total_cmp) else {
+        return 0.0;
+    };
+    let end = successes
+        .iter()
+        .map(|r| r.start_s + r.latency_s)
+        .fold(f64::MIN, f64::max);
     let buckets = (end - t0).ceil() as usize + 1;
     let mut counts = vec![0u64; buckets];
     for r in successes {
@@ -238,14 +259,28 @@ mod tests {
     }
 
     fn failed(start: f64) -> RequestRecord {
-        RequestRecord { intended_s: start, dispatched_s: start, start_s: start, prompt_len: 10, error: "boom".into(), ..Default::default() }
+        RequestRecord {
+            intended_s: start,
+            dispatched_s: start,
+            start_s: start,
+            prompt_len: 10,
+            error: "boom".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn counts_throughputs_and_tpot() {
-        let records = vec![ok(0.0, 0.1, &[0.02, 0.03], Some(3)), failed(0.5), ok(1.0, 0.2, &[], Some(1))];
+        let records = vec![
+            ok(0.0, 0.1, &[0.02, 0.03], Some(3)),
+            failed(0.5),
+            ok(1.0, 0.2, &[], Some(1)),
+        ];
         let m = compute(&records, 2.0, &[], None);
-        assert_eq!((m.completed, m.failed, m.total_input, m.total_output), (2, 1, 20, 4));
+        assert_eq!(
+            (m.completed, m.failed, m.total_input, m.total_output),
+            (2, 1, 20, 4)
+        );
         assert_eq!(m.output_lens, vec![3, 0, 1]);
         assert_eq!(m.request_throughput, 1.0);
         assert_eq!(m.output_throughput, 2.0);
@@ -262,10 +297,20 @@ mod tests {
         let mut r = ok(0.0, 0.1, &[0.1], None);
         r.generated_text = "a b c d".into();
         let count = |t: &str| t.split(' ').count() as u64;
-        assert_eq!(compute(std::slice::from_ref(&r), 1.0, &[], Some(&count)).output_lens, vec![4]);
-        assert_eq!(compute(std::slice::from_ref(&r), 1.0, &[], None).output_lens, vec![1]);
+        assert_eq!(
+            compute(std::slice::from_ref(&r), 1.0, &[], Some(&count)).output_lens,
+            vec![4]
+        );
+        assert_eq!(
+            compute(std::slice::from_ref(&r), 1.0, &[], None).output_lens,
+            vec![1]
+        );
         r.usage_output_tokens = Some(0);
-        assert_eq!(compute(&[r], 1.0, &[], None).output_lens, vec![1], "0 is not truthy: fall back");
+        assert_eq!(
+            compute(&[r], 1.0, &[], None).output_lens,
+            vec![1],
+            "0 is not truthy: fall back"
+        );
     }
 
     #[test]
@@ -273,13 +318,17 @@ mod tests {
         // Dyadic values keep the arithmetic exact, so the inclusive bound is really tested.
         let records = vec![
             ok(0.0, 0.125, &[0.0625, 0.0625], Some(3)), // tpot 62.5 ms, e2el 250 ms
-            ok(0.0, 0.375, &[], Some(1)),              // tpot 0, e2el 375 ms
-            ok(0.0, 0.125, &[0.25], Some(2)),          // tpot 250 ms, e2el 375 ms
+            ok(0.0, 0.375, &[], Some(1)),               // tpot 0, e2el 375 ms
+            ok(0.0, 0.125, &[0.25], Some(2)),           // tpot 250 ms, e2el 375 ms
         ];
-        let g = |slos: &[(SloMetric, f64)]| compute(&records, 1.0, slos, None).request_goodput.unwrap();
+        let g =
+            |slos: &[(SloMetric, f64)]| compute(&records, 1.0, slos, None).request_goodput.unwrap();
         assert_eq!(g(&[(SloMetric::Ttft, 125.0)]), 2.0);
         assert_eq!(g(&[(SloMetric::Tpot, 62.5)]), 2.0);
-        assert_eq!(g(&[(SloMetric::Ttft, 125.0), (SloMetric::E2el, 375.0)]), 2.0);
+        assert_eq!(
+            g(&[(SloMetric::Ttft, 125.0), (SloMetric::E2el, 375.0)]),
+            2.0
+        );
         assert_eq!(g(&[(SloMetric::E2el, 250.0)]), 1.0);
         assert_eq!(g(&[(SloMetric::E2el, 1.0)]), 0.0);
     }
@@ -287,8 +336,14 @@ mod tests {
     #[test]
     fn peak_tokens_per_second_buckets() {
         // Chunks at 0.1, 0.6, 1.1 (req a) and 1.2, 1.3 (req b): bucket 0 has 2, bucket 1 has 3.
-        let records = vec![ok(0.0, 0.1, &[0.5, 0.5], Some(3)), ok(1.0, 0.2, &[0.1], Some(2))];
-        assert_eq!(compute(&records, 2.0, &[], None).max_output_tokens_per_s, 3.0);
+        let records = vec![
+            ok(0.0, 0.1, &[0.5, 0.5], Some(3)),
+            ok(1.0, 0.2, &[0.1], Some(2)),
+        ];
+        assert_eq!(
+            compute(&records, 2.0, &[], None).max_output_tokens_per_s,
+            3.0
+        );
     }
 
     #[test]
@@ -296,10 +351,19 @@ mod tests {
         // [0, 1), [1, 2) touch but do not overlap; [0.5, 1.5) overlaps both.
         let a = ok(0.0, 1.0, &[], Some(1));
         let b = ok(1.0, 1.0, &[], Some(1));
-        assert_eq!(compute(&[a.clone(), b.clone()], 2.0, &[], None).max_concurrent_requests, 1);
+        assert_eq!(
+            compute(&[a.clone(), b.clone()], 2.0, &[], None).max_concurrent_requests,
+            1
+        );
         let c = ok(0.5, 1.0, &[], Some(1));
-        assert_eq!(compute(&[a, b, c], 2.0, &[], None).max_concurrent_requests, 2);
-        assert_eq!(compute(&[failed(0.0)], 1.0, &[], None).max_concurrent_requests, 0);
+        assert_eq!(
+            compute(&[a, b, c], 2.0, &[], None).max_concurrent_requests,
+            2
+        );
+        assert_eq!(
+            compute(&[failed(0.0)], 1.0, &[], None).max_concurrent_requests,
+            0
+        );
     }
 
     #[test]
@@ -321,20 +385,31 @@ mod tests {
     fn client_bound_thresholds() {
         assert!(!is_client_bound(&[0.001; 100], &[0.001; 100], true));
         assert!(is_client_bound(&[0.02; 100], &[0.001; 100], true));
-        assert!(!is_client_bound(&[0.02; 100], &[0.001; 100], false), "an infinite rate has no schedule to miss");
+        assert!(
+            !is_client_bound(&[0.02; 100], &[0.001; 100], false),
+            "an infinite rate has no schedule to miss"
+        );
         assert!(is_client_bound(&[], &[0.02; 100], false));
     }
 
     #[test]
     fn empty_run() {
         let m = compute(&[], 0.0, &[(SloMetric::Ttft, 1.0)], None);
-        assert_eq!((m.completed, m.request_throughput, m.max_output_tokens_per_s), (0, 0.0, 0.0));
+        assert_eq!(
+            (m.completed, m.request_throughput, m.max_output_tokens_per_s),
+            (0, 0.0, 0.0)
+        );
         assert_eq!(m.request_goodput, Some(0.0));
     }
 
     #[test]
     fn same_read_fraction() {
-        let m = compute(&[ok(0.0, 0.1, &[0.0, 0.01, 0.0, 0.02], Some(5))], 1.0, &[], None);
+        let m = compute(
+            &[ok(0.0, 0.1, &[0.0, 0.01, 0.0, 0.02], Some(5))],
+            1.0,
+            &[],
+            None,
+        );
         assert_eq!(m.itl_same_read_fraction, 0.5);
     }
 }

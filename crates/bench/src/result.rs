@@ -94,7 +94,14 @@ pub fn build(inputs: &ResultInputs<'_>) -> Map<String, Value> {
     for (k, v) in &h.metadata {
         out.insert(k.clone(), json!(v));
     }
-    out.insert("request_rate".into(), if h.request_rate.is_infinite() { json!("inf") } else { float(h.request_rate) });
+    out.insert(
+        "request_rate".into(),
+        if h.request_rate.is_infinite() {
+            json!("inf")
+        } else {
+            float(h.request_rate)
+        },
+    );
     out.insert("burstiness".into(), float(h.burstiness));
     out.insert("max_concurrency".into(), json!(h.max_concurrency));
     if let Some((strategy, start, end)) = h.ramp {
@@ -111,29 +118,75 @@ pub fn build(inputs: &ResultInputs<'_>) -> Map<String, Value> {
     out.insert("total_input_tokens".into(), json!(m.total_input));
     out.insert("total_output_tokens".into(), json!(m.total_output));
     out.insert("request_throughput".into(), float(m.request_throughput));
-    out.insert("request_goodput".into(), m.request_goodput.map_or(Value::Null, float));
+    out.insert(
+        "request_goodput".into(),
+        m.request_goodput.map_or(Value::Null, float),
+    );
     out.insert("output_throughput".into(), float(m.output_throughput));
-    out.insert("total_token_throughput".into(), float(m.total_token_throughput));
+    out.insert(
+        "total_token_throughput".into(),
+        float(m.total_token_throughput),
+    );
     if detailed {
-        out.insert("input_lens".into(), json!(records.iter().map(|r| r.prompt_len).collect::<Vec<_>>()));
+        out.insert(
+            "input_lens".into(),
+            json!(records.iter().map(|r| r.prompt_len).collect::<Vec<_>>()),
+        );
         out.insert("output_lens".into(), json!(m.output_lens));
         out.insert("ttfts".into(), floats(records.iter().map(|r| r.ttft_s)));
-        out.insert("itls".into(), Value::Array(records.iter().map(|r| floats(r.itl_s.iter().copied())).collect()));
+        out.insert(
+            "itls".into(),
+            Value::Array(
+                records
+                    .iter()
+                    .map(|r| floats(r.itl_s.iter().copied()))
+                    .collect(),
+            ),
+        );
     }
-    out.insert("latencies".into(), floats(records.iter().map(|r| r.latency_s)));
+    out.insert(
+        "latencies".into(),
+        floats(records.iter().map(|r| r.latency_s)),
+    );
     if detailed {
-        out.insert("start_times".into(), floats(records.iter().map(|r| r.start_s)));
+        out.insert(
+            "start_times".into(),
+            floats(records.iter().map(|r| r.start_s)),
+        );
     }
-    out.insert("queue_times".into(), floats(records.iter().map(|r| r.start_s - r.dispatched_s)));
+    out.insert(
+        "queue_times".into(),
+        floats(records.iter().map(|r| r.start_s - r.dispatched_s)),
+    );
     if detailed {
-        out.insert("generated_texts".into(), json!(records.iter().map(|r| r.generated_text.as_str()).collect::<Vec<_>>()));
-        out.insert("errors".into(), json!(records.iter().map(|r| r.error.as_str()).collect::<Vec<_>>()));
+        out.insert(
+            "generated_texts".into(),
+            json!(
+                records
+                    .iter()
+                    .map(|r| r.generated_text.as_str())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        out.insert(
+            "errors".into(),
+            json!(records.iter().map(|r| r.error.as_str()).collect::<Vec<_>>()),
+        );
     }
-    out.insert("max_output_tokens_per_s".into(), float(m.max_output_tokens_per_s));
-    out.insert("max_concurrent_requests".into(), json!(m.max_concurrent_requests));
+    out.insert(
+        "max_output_tokens_per_s".into(),
+        float(m.max_output_tokens_per_s),
+    );
+    out.insert(
+        "max_concurrent_requests".into(),
+        json!(m.max_concurrent_requests),
+    );
     out.insert("rtfx".into(), float(0.0));
     if let Some(events) = &inputs.rps_change_events {
-        let list: Vec<Value> = events.iter().map(|(rps, ts)| json!({"rps": rps, "timestamp": ts})).collect();
+        let list: Vec<Value> = events
+            .iter()
+            .map(|(rps, ts)| json!({"rps": rps, "timestamp": ts}))
+            .collect();
         out.insert("rps_change_events".into(), Value::Array(list));
     }
 
@@ -157,19 +210,36 @@ pub fn build(inputs: &ResultInputs<'_>) -> Map<String, Value> {
     }
 
     // llmsweep's own keys: never a vLLM name.
-    insert_summary(&mut out, "ttft_from_schedule", &m.ttfts_from_schedule, &sel.percentiles);
-    insert_summary(&mut out, "e2el_from_schedule", &m.e2els_from_schedule, &sel.percentiles);
+    insert_summary(
+        &mut out,
+        "ttft_from_schedule",
+        &m.ttfts_from_schedule,
+        &sel.percentiles,
+    );
+    insert_summary(
+        &mut out,
+        "e2el_from_schedule",
+        &m.e2els_from_schedule,
+        &sel.percentiles,
+    );
     insert_lag(&mut out, "send_lag", &m.send_lags);
     insert_lag(&mut out, "dispatch_lag", &m.dispatch_lags);
     insert_lag(&mut out, "wakeup_lag", &inputs.health.wakeup_lags);
-    out.insert("itl_same_read_fraction".into(), float(m.itl_same_read_fraction));
+    out.insert(
+        "itl_same_read_fraction".into(),
+        float(m.itl_same_read_fraction),
+    );
     out.insert("client_bound".into(), json!(inputs.health.client_bound));
     out
 }
 
 /// vLLM's `p_word`: `99` for 99.0, `99.9` for 99.9.
 pub fn percentile_word(p: f64) -> String {
-    if p.fract() == 0.0 && p.abs() < 1e15 { format!("{}", p as i64) } else { python_float_repr(p) }
+    if p.fract() == 0.0 && p.abs() < 1e15 {
+        format!("{}", p as i64)
+    } else {
+        python_float_repr(p)
+    }
 }
 
 fn insert_summary(out: &mut Map<String, Value>, name: &str, values: &[f64], percentiles: &[f64]) {
@@ -185,9 +255,18 @@ fn insert_summary(out: &mut Map<String, Value>, name: &str, values: &[f64], perc
 fn insert_lag(out: &mut Map<String, Value>, name: &str, values: &[f64]) {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    out.insert(format!("mean_{name}_ms"), float(stats::mean(values) * 1000.0));
-    out.insert(format!("p99_{name}_ms"), float(stats::percentile_sorted(&sorted, 99.0) * 1000.0));
-    out.insert(format!("max_{name}_ms"), float(sorted.last().copied().unwrap_or(0.0) * 1000.0));
+    out.insert(
+        format!("mean_{name}_ms"),
+        float(stats::mean(values) * 1000.0),
+    );
+    out.insert(
+        format!("p99_{name}_ms"),
+        float(stats::percentile_sorted(&sorted, 99.0) * 1000.0),
+    );
+    out.insert(
+        format!("max_{name}_ms"),
+        float(sorted.last().copied().unwrap_or(0.0) * 1000.0),
+    );
 }
 
 /// A float that stays a float in the output (`1.0`, not `1`); non-finite becomes null.
@@ -212,19 +291,41 @@ fn python_str_float(x: f64) -> String {
 
 /// vLLM's `compute_result_filename` without the directory.
 pub fn default_file_name(header: &RunHeader) -> String {
-    let label = header.label.clone().unwrap_or_else(|| header.backend.clone());
-    let base_model = header.model_id.rsplit('/').next().unwrap_or(&header.model_id);
-    let concurrency = header.max_concurrency.map(|n| format!("-concurrency{n}")).unwrap_or_default();
+    let label = header
+        .label
+        .clone()
+        .unwrap_or_else(|| header.backend.clone());
+    let base_model = header
+        .model_id
+        .rsplit('/')
+        .next()
+        .unwrap_or(&header.model_id);
+    let concurrency = header
+        .max_concurrency
+        .map(|n| format!("-concurrency{n}"))
+        .unwrap_or_default();
     match header.ramp {
         Some((strategy, start, end)) => {
-            format!("{label}-ramp-up-{}-{start}qps-{end}qps{concurrency}-{base_model}-{}.json", strategy.as_str(), header.date)
+            format!(
+                "{label}-ramp-up-{}-{start}qps-{end}qps{concurrency}-{base_model}-{}.json",
+                strategy.as_str(),
+                header.date
+            )
         }
-        None => format!("{label}-{}qps{concurrency}-{base_model}-{}.json", python_str_float(header.request_rate), header.date),
+        None => format!(
+            "{label}-{}qps{concurrency}-{base_model}-{}.json",
+            python_str_float(header.request_rate),
+            header.date
+        ),
     }
 }
 
 /// The path to write: `--result-filename` or the default name, under `--result-dir`.
-pub fn result_path(header: &RunHeader, result_dir: Option<&Path>, result_filename: Option<&str>) -> PathBuf {
+pub fn result_path(
+    header: &RunHeader,
+    result_dir: Option<&Path>,
+    result_filename: Option<&str>,
+) -> PathBuf {
     let name = result_filename.map_or_else(|| default_file_name(header), str::to_owned);
     match result_dir {
         Some(dir) => dir.join(name),
@@ -237,7 +338,8 @@ pub fn result_path(header: &RunHeader, result_dir: Option<&Path>, result_filenam
 pub fn write(path: &Path, result: &Map<String, Value>, append: bool) -> anyhow::Result<()> {
     use anyhow::Context;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create result folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create result folder {}", dir.display()))?;
     }
     let text = to_python_json(&Value::Object(result.clone()));
     let mut file = std::fs::OpenOptions::new()
@@ -253,7 +355,8 @@ pub fn write(path: &Path, result: &Map<String, Value>, append: bool) -> anyhow::
         bytes.push(b'\n');
     }
     bytes.extend_from_slice(text.as_bytes());
-    file.write_all(&bytes).with_context(|| format!("cannot write result file {}", path.display()))?;
+    file.write_all(&bytes)
+        .with_context(|| format!("cannot write result file {}", path.display()))?;
     Ok(())
 }
 
@@ -286,15 +389,28 @@ mod tests {
             itl_s: vec![0.1, 0.1],
             usage_output_tokens: Some(3),
             prompt_len: 7,
-            error: if success { String::new() } else { "HTTP 500".into() },
+            error: if success {
+                String::new()
+            } else {
+                "HTTP 500".into()
+            },
             ..Default::default()
         }
     }
 
-    fn build_with(h: &RunHeader, detailed: bool, metrics: &[&str], percentiles: &[f64]) -> Map<String, Value> {
+    fn build_with(
+        h: &RunHeader,
+        detailed: bool,
+        metrics: &[&str],
+        percentiles: &[f64],
+    ) -> Map<String, Value> {
         let records = vec![record(true), record(false)];
         let m = compute(&records, 1.0, &[], None);
-        let sel = StatsSelection { metrics: metrics.iter().map(|s| s.to_string()).collect(), percentiles: percentiles.to_vec(), token_metrics: true };
+        let sel = StatsSelection {
+            metrics: metrics.iter().map(|s| s.to_string()).collect(),
+            percentiles: percentiles.to_vec(),
+            token_metrics: true,
+        };
         build(&ResultInputs {
             header: h,
             duration_s: 1.0,
@@ -308,11 +424,42 @@ mod tests {
     }
 
     const VLLM_KEYS: &[&str] = &[
-        "date", "endpoint_type", "backend", "label", "model_id", "tokenizer_id", "num_prompts", "request_rate", "burstiness",
-        "max_concurrency", "duration", "completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput",
-        "request_goodput", "output_throughput", "total_token_throughput", "latencies", "queue_times", "max_output_tokens_per_s",
-        "max_concurrent_requests", "rtfx", "mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
-        "median_tpot_ms", "std_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "median_itl_ms", "std_itl_ms", "p99_itl_ms",
+        "date",
+        "endpoint_type",
+        "backend",
+        "label",
+        "model_id",
+        "tokenizer_id",
+        "num_prompts",
+        "request_rate",
+        "burstiness",
+        "max_concurrency",
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+        "latencies",
+        "queue_times",
+        "max_output_tokens_per_s",
+        "max_concurrent_requests",
+        "rtfx",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "std_ttft_ms",
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "median_tpot_ms",
+        "std_tpot_ms",
+        "p99_tpot_ms",
+        "mean_itl_ms",
+        "median_itl_ms",
+        "std_itl_ms",
+        "p99_itl_ms",
     ];
 
     #[test]
@@ -330,7 +477,19 @@ mod tests {
         let out = build_with(&header(), true, &["e2el"], &[50.0, 99.9]);
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
         let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
-        let order = ["total_token_throughput", "input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times", "generated_texts", "errors", "max_output_tokens_per_s"];
+        let order = [
+            "total_token_throughput",
+            "input_lens",
+            "output_lens",
+            "ttfts",
+            "itls",
+            "latencies",
+            "start_times",
+            "queue_times",
+            "generated_texts",
+            "errors",
+            "max_output_tokens_per_s",
+        ];
         assert!(order.windows(2).all(|w| pos(w[0]) < pos(w[1])), "{keys:?}");
         assert!(!out.contains_key("mean_ttft_ms"));
         assert!(out.contains_key("p50_e2el_ms") && out.contains_key("p99.9_e2el_ms"));
@@ -342,11 +501,30 @@ mod tests {
     fn queue_metrics_need_max_concurrency_and_finite_rate() {
         let all = ["e2el", "client_queue_time", "e2el_including_client_queue"];
         let inf = build_with(&header(), false, &all, &[99.0]);
-        assert!(inf.contains_key("mean_client_queue_time_ms") && !inf.contains_key("mean_e2el_including_client_queue_ms"));
-        let finite = build_with(&RunHeader { request_rate: 5.0, ..header() }, false, &all, &[99.0]);
+        assert!(
+            inf.contains_key("mean_client_queue_time_ms")
+                && !inf.contains_key("mean_e2el_including_client_queue_ms")
+        );
+        let finite = build_with(
+            &RunHeader {
+                request_rate: 5.0,
+                ..header()
+            },
+            false,
+            &all,
+            &[99.0],
+        );
         assert!(finite.contains_key("p99_e2el_including_client_queue_ms"));
         assert_eq!(finite["request_rate"], json!(5.0));
-        let unlimited = build_with(&RunHeader { max_concurrency: None, ..header() }, false, &all, &[99.0]);
+        let unlimited = build_with(
+            &RunHeader {
+                max_concurrency: None,
+                ..header()
+            },
+            false,
+            &all,
+            &[99.0],
+        );
         assert!(!unlimited.contains_key("mean_client_queue_time_ms"));
     }
 
@@ -359,28 +537,79 @@ mod tests {
         };
         let out = build_with(&h, false, &[], &[99.0]);
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
-        assert_eq!(&keys[6..14], &["num_prompts", "tp", "duration", "request_rate", "burstiness", "max_concurrency", "ramp_up_strategy", "ramp_up_start_rps"]);
-        assert_eq!(out["duration"], json!(1.0), "the measured value wins, in the metadata's position (Python dict merge)");
+        assert_eq!(
+            &keys[6..14],
+            &[
+                "num_prompts",
+                "tp",
+                "duration",
+                "request_rate",
+                "burstiness",
+                "max_concurrency",
+                "ramp_up_strategy",
+                "ramp_up_start_rps"
+            ]
+        );
+        assert_eq!(
+            out["duration"],
+            json!(1.0),
+            "the measured value wins, in the metadata's position (Python dict merge)"
+        );
     }
 
     #[test]
     fn no_extra_key_clashes_with_a_vllm_name() {
         let out = build_with(&header(), true, &["ttft", "tpot", "itl", "e2el"], &[99.0]);
-        let ours: Vec<&String> = out.keys().skip_while(|k| *k != "mean_ttft_from_schedule_ms").collect();
-        let vllm_metrics = ["ttft", "tpot", "itl", "e2el", "client_queue_time", "e2el_including_client_queue"];
+        let ours: Vec<&String> = out
+            .keys()
+            .skip_while(|k| *k != "mean_ttft_from_schedule_ms")
+            .collect();
+        let vllm_metrics = [
+            "ttft",
+            "tpot",
+            "itl",
+            "e2el",
+            "client_queue_time",
+            "e2el_including_client_queue",
+        ];
         for k in ours {
-            assert!(!vllm_metrics.iter().any(|m| k.ends_with(&format!("_{m}_ms"))), "{k}");
+            assert!(
+                !vllm_metrics
+                    .iter()
+                    .any(|m| k.ends_with(&format!("_{m}_ms"))),
+                "{k}"
+            );
         }
     }
 
     #[test]
     fn file_names_follow_vllm() {
-        assert_eq!(default_file_name(&header()), "openai-infqps-concurrency4-SmolLM2-135M-Instruct-20261127-214701.json");
-        let h = RunHeader { request_rate: 10.0, max_concurrency: None, label: Some("mine".into()), ..header() };
-        assert_eq!(default_file_name(&h), "mine-10.0qps-SmolLM2-135M-Instruct-20261127-214701.json");
-        let h = RunHeader { ramp: Some((RampStrategy::Exponential, 1, 8)), ..header() };
-        assert_eq!(default_file_name(&h), "openai-ramp-up-exponential-1qps-8qps-concurrency4-SmolLM2-135M-Instruct-20261127-214701.json");
-        assert_eq!(result_path(&header(), Some(Path::new("out")), Some("run=0.json")), PathBuf::from("out/run=0.json"));
+        assert_eq!(
+            default_file_name(&header()),
+            "openai-infqps-concurrency4-SmolLM2-135M-Instruct-20261127-214701.json"
+        );
+        let h = RunHeader {
+            request_rate: 10.0,
+            max_concurrency: None,
+            label: Some("mine".into()),
+            ..header()
+        };
+        assert_eq!(
+            default_file_name(&h),
+            "mine-10.0qps-SmolLM2-135M-Instruct-20261127-214701.json"
+        );
+        let h = RunHeader {
+            ramp: Some((RampStrategy::Exponential, 1, 8)),
+            ..header()
+        };
+        assert_eq!(
+            default_file_name(&h),
+            "openai-ramp-up-exponential-1qps-8qps-concurrency4-SmolLM2-135M-Instruct-20261127-214701.json"
+        );
+        assert_eq!(
+            result_path(&header(), Some(Path::new("out")), Some("run=0.json")),
+            PathBuf::from("out/run=0.json")
+        );
     }
 
     #[test]
@@ -400,7 +629,10 @@ mod tests {
         write(&path, &obj, false).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"a": 1.0}"#);
         write(&path, &obj, true).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\": 1.0}\n{\"a\": 1.0}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\": 1.0}\n{\"a\": 1.0}"
+        );
         write(&path, &obj, false).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"a": 1.0}"#);
     }

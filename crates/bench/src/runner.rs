@@ -75,7 +75,8 @@ pub async fn timed_run(
     // With a concurrency limit, one admission task takes the released requests in dispatch
     // order and hands out the slots first come, first served (asyncio's semaphore order),
     // while the dispatcher itself never waits for a slot (open loop).
-    let admission = max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
+    let admission =
+        max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
     let (stop_probe, probe) = spawn_wakeup_probe();
     observer.phase_started("benchmark", requests.len());
     let wall_start = chrono::Local::now();
@@ -87,7 +88,11 @@ pub async fn timed_run(
             tokio::time::sleep_until(intended.into()).await;
         }
         let dispatched = Instant::now();
-        tasks.push((intended, dispatched, launch(admission.as_ref(), client, request.clone(), &observer)));
+        tasks.push((
+            intended,
+            dispatched,
+            launch(admission.as_ref(), client, request.clone(), &observer),
+        ));
     }
     drop(admission);
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -102,24 +107,43 @@ pub async fn timed_run(
         .into_iter()
         .zip(requests)
         .map(|((intended, dispatched, joined), request)| {
-            let outcome = joined.unwrap_or_else(|_| StreamOutcome::crashed(dispatched, "request task ended without an outcome".into()));
+            let outcome = joined.unwrap_or_else(|_| {
+                StreamOutcome::crashed(dispatched, "request task ended without an outcome".into())
+            });
             to_record(epoch, intended, dispatched, request.prompt_len, outcome)
         })
         .collect();
-    TimedRun { records, duration_s, wakeup_lags, wall_start }
+    TimedRun {
+        records,
+        duration_s,
+        wakeup_lags,
+        wall_start,
+    }
 }
 
-type Admission = tokio::sync::mpsc::UnboundedSender<(PreparedRequest, oneshot::Sender<StreamOutcome>)>;
+type Admission =
+    tokio::sync::mpsc::UnboundedSender<(PreparedRequest, oneshot::Sender<StreamOutcome>)>;
 
 /// Start one request now, or queue it for a concurrency slot; the receiver gets its outcome.
-fn launch(admission: Option<&Admission>, client: &StreamClient, request: PreparedRequest, observer: &Arc<dyn Observer>) -> oneshot::Receiver<StreamOutcome> {
+fn launch(
+    admission: Option<&Admission>,
+    client: &StreamClient,
+    request: PreparedRequest,
+    observer: &Arc<dyn Observer>,
+) -> oneshot::Receiver<StreamOutcome> {
     let (done_tx, done_rx) = oneshot::channel();
     match admission {
         Some(queue) => {
             let _ = queue.send((request, done_tx));
         }
         None => {
-            tokio::spawn(send_one(client.clone(), request, None, observer.clone(), done_tx));
+            tokio::spawn(send_one(
+                client.clone(),
+                request,
+                None,
+                observer.clone(),
+                done_tx,
+            ));
         }
     }
     done_rx
@@ -128,12 +152,21 @@ fn launch(admission: Option<&Admission>, client: &StreamClient, request: Prepare
 /// The FIFO gate for `--max-concurrency`: takes a slot for each request in arrival order,
 /// then starts it; the slot is released when the request ends.
 fn spawn_admission(slots: usize, client: StreamClient, observer: Arc<dyn Observer>) -> Admission {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(PreparedRequest, oneshot::Sender<StreamOutcome>)>();
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(PreparedRequest, oneshot::Sender<StreamOutcome>)>();
     let semaphore = Arc::new(Semaphore::new(slots.max(1)));
     tokio::spawn(async move {
         while let Some((request, done)) = rx.recv().await {
-            let Ok(permit) = semaphore.clone().acquire_owned().await else { break };
-            tokio::spawn(send_one(client.clone(), request, Some(permit), observer.clone(), done));
+            let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                break;
+            };
+            tokio::spawn(send_one(
+                client.clone(),
+                request,
+                Some(permit),
+                observer.clone(),
+                done,
+            ));
         }
     });
     tx
@@ -146,23 +179,40 @@ async fn send_one(
     observer: Arc<dyn Observer>,
     done: oneshot::Sender<StreamOutcome>,
 ) {
-    let outcome = client.send(request.body, request.request_id.as_deref(), request.expected_tokens).await;
+    let outcome = client
+        .send(
+            request.body,
+            request.request_id.as_deref(),
+            request.expected_tokens,
+        )
+        .await;
     drop(permit);
     observer.request_done(outcome.success);
     let _ = done.send(outcome);
 }
 
 /// Times relative to `epoch`, in seconds, the way the metrics want them.
-fn to_record(epoch: Instant, intended: Instant, dispatched: Instant, prompt_len: u64, o: StreamOutcome) -> RequestRecord {
+fn to_record(
+    epoch: Instant,
+    intended: Instant,
+    dispatched: Instant,
+    prompt_len: u64,
+    o: StreamOutcome,
+) -> RequestRecord {
     let since = |t: Instant| t.saturating_duration_since(epoch).as_secs_f64();
-    let after_start = |t: Option<Instant>| t.map_or(0.0, |t| t.saturating_duration_since(o.start).as_secs_f64());
+    let after_start =
+        |t: Option<Instant>| t.map_or(0.0, |t| t.saturating_duration_since(o.start).as_secs_f64());
     RequestRecord {
         intended_s: since(intended),
         dispatched_s: since(dispatched),
         start_s: since(o.start),
         success: o.success,
         ttft_s: after_start(o.first_token),
-        latency_s: if o.success { after_start(o.last_token) } else { 0.0 },
+        latency_s: if o.success {
+            after_start(o.last_token)
+        } else {
+            0.0
+        },
         itl_s: o.itl_s,
         usage_output_tokens: o.completion_tokens,
         prompt_len: o.prompt_tokens.unwrap_or(prompt_len),
@@ -194,11 +244,21 @@ fn spawn_wakeup_probe() -> (oneshot::Sender<()>, tokio::task::JoinHandle<Vec<f64
 }
 
 /// vLLM's readiness check: send the first request until one succeeds or `timeout` passes.
-pub async fn ready_check(client: &StreamClient, first: &PreparedRequest, timeout: Duration, observer: &dyn Observer) -> Result<(), String> {
+pub async fn ready_check(
+    client: &StreamClient,
+    first: &PreparedRequest,
+    timeout: Duration,
+    observer: &dyn Observer,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    observer.message(&format!("Waiting for endpoint to become up in {} seconds", timeout.as_secs()));
+    observer.message(&format!(
+        "Waiting for endpoint to become up in {} seconds",
+        timeout.as_secs()
+    ));
     loop {
-        let outcome = client.send(first.body.clone(), None, first.expected_tokens).await;
+        let outcome = client
+            .send(first.body.clone(), None, first.expected_tokens)
+            .await;
         if outcome.success {
             observer.message("Initial test run completed.");
             return Ok(());
@@ -221,12 +281,21 @@ pub async fn ready_check(client: &StreamClient, first: &PreparedRequest, timeout
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `--num-warmups` copies of the first request, concurrently, under the same limit.
-pub async fn warmups(client: &StreamClient, first: &PreparedRequest, count: u64, max_concurrency: Option<u64>, observer: Arc<dyn Observer>) -> usize {
+pub async fn warmups(
+    client: &StreamClient,
+    first: &PreparedRequest,
+    count: u64,
+    max_concurrency: Option<u64>,
+    observer: Arc<dyn Observer>,
+) -> usize {
     observer.phase_started("warmup", count as usize);
     let mut first = first.clone();
     first.request_id = None;
-    let admission = max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
-    let waiting: Vec<_> = (0..count).map(|_| launch(admission.as_ref(), client, first.clone(), &observer)).collect();
+    let admission =
+        max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
+    let waiting: Vec<_> = (0..count)
+        .map(|_| launch(admission.as_ref(), client, first.clone(), &observer))
+        .collect();
     drop(admission);
     let mut failed = 0;
     for done in waiting {

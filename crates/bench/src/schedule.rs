@@ -78,7 +78,11 @@ pub enum ScheduleError {
 pub fn rate_for(profile: RateProfile, index: usize, total: usize) -> f64 {
     match profile {
         RateProfile::Constant(rate) => rate,
-        RateProfile::Ramp { strategy, start, end } => {
+        RateProfile::Ramp {
+            strategy,
+            start,
+            end,
+        } => {
             let progress = index as f64 / (total.saturating_sub(1).max(1)) as f64;
             let (start, end) = (start as f64, end as f64);
             match strategy {
@@ -90,7 +94,12 @@ pub fn rate_for(profile: RateProfile, index: usize, total: usize) -> f64 {
 }
 
 /// Build the send plan for `total` requests.
-pub fn build(profile: RateProfile, burstiness: f64, total: usize, seed: u64) -> Result<Schedule, ScheduleError> {
+pub fn build(
+    profile: RateProfile,
+    burstiness: f64,
+    total: usize,
+    seed: u64,
+) -> Result<Schedule, ScheduleError> {
     if burstiness.is_nan() || burstiness <= 0.0 {
         return Err(ScheduleError::BadBurstiness(burstiness));
     }
@@ -114,7 +123,9 @@ pub fn build(profile: RateProfile, burstiness: f64, total: usize, seed: u64) -> 
             1.0 / rate
         } else {
             // Both parameters are finite and positive here, so `new` cannot fail.
-            Gamma::new(burstiness, 1.0 / (rate * burstiness)).map(|g| g.sample(&mut rng)).unwrap_or(1.0 / rate)
+            Gamma::new(burstiness, 1.0 / (rate * burstiness))
+                .map(|g| g.sample(&mut rng))
+                .unwrap_or(1.0 / rate)
         };
         cumulative += delay;
         rates.push(rate);
@@ -145,13 +156,19 @@ pub struct RpsChange {
 /// integer step each time `int(rate_i)` passes the last recorded integer (all steps crossed at
 /// the same request share that request's time).
 pub fn rps_change_events(start: u64, rates: &[f64]) -> Vec<RpsChange> {
-    let mut events = vec![RpsChange { rps: start, at_request: 0 }];
+    let mut events = vec![RpsChange {
+        rps: start,
+        at_request: 0,
+    }];
     let mut last = start as i64;
     for (index, &rate) in rates.iter().enumerate() {
         let current = rate as i64;
         if current > last {
             for rps in last + 1..=current {
-                events.push(RpsChange { rps: rps as u64, at_request: index });
+                events.push(RpsChange {
+                    rps: rps as u64,
+                    at_request: index,
+                });
             }
             last = current;
         }
@@ -173,9 +190,16 @@ mod tests {
     fn last_arrival_is_rescaled_to_n_over_rate() {
         for burstiness in [0.2, 1.0, 4.0] {
             let s = build(RateProfile::Constant(8.0), burstiness, 40, 7).unwrap();
-            assert!((s.offsets_s[39] - 5.0).abs() < 1e-12, "{:?}", s.offsets_s.last());
+            assert!(
+                (s.offsets_s[39] - 5.0).abs() < 1e-12,
+                "{:?}",
+                s.offsets_s.last()
+            );
             assert!(s.offsets_s.windows(2).all(|w| w[0] <= w[1]));
-            assert!(s.offsets_s[0] > 0.0, "the first request also waits its own gap");
+            assert!(
+                s.offsets_s[0] > 0.0,
+                "the first request also waits its own gap"
+            );
         }
     }
 
@@ -195,7 +219,9 @@ mod tests {
     /// Coefficient of variation of the gaps: 1/sqrt(burstiness) for a gamma process.
     fn gap_cv(burstiness: f64) -> f64 {
         let s = build(RateProfile::Constant(100.0), burstiness, 20_000, 3).unwrap();
-        let gaps: Vec<f64> = std::iter::once(s.offsets_s[0]).chain(s.offsets_s.windows(2).map(|w| w[1] - w[0])).collect();
+        let gaps: Vec<f64> = std::iter::once(s.offsets_s[0])
+            .chain(s.offsets_s.windows(2).map(|w| w[1] - w[0]))
+            .collect();
         let m = crate::stats::mean(&gaps);
         crate::stats::population_std(&gaps) / m
     }
@@ -209,24 +235,56 @@ mod tests {
 
     #[test]
     fn bad_rates_and_burstiness_are_errors() {
-        assert_eq!(build(RateProfile::Constant(0.0), 1.0, 3, 0), Err(ScheduleError::BadRate(0.0)));
-        assert_eq!(build(RateProfile::Constant(-1.0), 1.0, 3, 0), Err(ScheduleError::BadRate(-1.0)));
-        assert_eq!(build(RateProfile::Constant(1.0), 0.0, 3, 0), Err(ScheduleError::BadBurstiness(0.0)));
-        let ramp = RateProfile::Ramp { strategy: RampStrategy::Linear, start: 0, end: 10 };
-        assert_eq!(build(ramp, 1.0, 3, 0), Err(ScheduleError::BadRampRate { index: 0, rate: 0.0 }));
+        assert_eq!(
+            build(RateProfile::Constant(0.0), 1.0, 3, 0),
+            Err(ScheduleError::BadRate(0.0))
+        );
+        assert_eq!(
+            build(RateProfile::Constant(-1.0), 1.0, 3, 0),
+            Err(ScheduleError::BadRate(-1.0))
+        );
+        assert_eq!(
+            build(RateProfile::Constant(1.0), 0.0, 3, 0),
+            Err(ScheduleError::BadBurstiness(0.0))
+        );
+        let ramp = RateProfile::Ramp {
+            strategy: RampStrategy::Linear,
+            start: 0,
+            end: 10,
+        };
+        assert_eq!(
+            build(ramp, 1.0, 3, 0),
+            Err(ScheduleError::BadRampRate {
+                index: 0,
+                rate: 0.0
+            })
+        );
     }
 
     #[test]
     fn zero_requests_is_an_empty_plan() {
-        assert_eq!(build(RateProfile::Constant(1.0), 1.0, 0, 0).unwrap().offsets_s, Vec::<f64>::new());
+        assert_eq!(
+            build(RateProfile::Constant(1.0), 1.0, 0, 0)
+                .unwrap()
+                .offsets_s,
+            Vec::<f64>::new()
+        );
     }
 
     #[test]
     fn linear_and_exponential_ramp_rates() {
-        let lin = RateProfile::Ramp { strategy: RampStrategy::Linear, start: 2, end: 10 };
+        let lin = RateProfile::Ramp {
+            strategy: RampStrategy::Linear,
+            start: 2,
+            end: 10,
+        };
         let rates: Vec<f64> = (0..5).map(|i| rate_for(lin, i, 5)).collect();
         assert_eq!(rates, vec![2.0, 4.0, 6.0, 8.0, 10.0]);
-        let exp = RateProfile::Ramp { strategy: RampStrategy::Exponential, start: 1, end: 16 };
+        let exp = RateProfile::Ramp {
+            strategy: RampStrategy::Exponential,
+            start: 1,
+            end: 16,
+        };
         let rates: Vec<f64> = (0..5).map(|i| rate_for(exp, i, 5)).collect();
         assert_eq!(rates, vec![1.0, 2.0, 4.0, 8.0, 16.0]);
         // A single request: progress = 0 / max(0, 1).
@@ -235,7 +293,11 @@ mod tests {
 
     #[test]
     fn ramp_is_not_rescaled() {
-        let ramp = RateProfile::Ramp { strategy: RampStrategy::Linear, start: 1, end: 1 };
+        let ramp = RateProfile::Ramp {
+            strategy: RampStrategy::Linear,
+            start: 1,
+            end: 1,
+        };
         let s = build(ramp, f64::INFINITY, 3, 0).unwrap();
         assert_eq!(s.offsets_s, vec![1.0, 2.0, 3.0]);
     }

@@ -41,7 +41,13 @@ pub struct SseDecoder<T: Copy> {
 
 impl<T: Copy> Default for SseDecoder<T> {
     fn default() -> Self {
-        SseDecoder { line: Vec::with_capacity(512), data: Vec::with_capacity(512), has_data: false, data_time: None, skip_lf: false }
+        SseDecoder {
+            line: Vec::with_capacity(512),
+            data: Vec::with_capacity(512),
+            has_data: false,
+            data_time: None,
+            skip_lf: false,
+        }
     }
 }
 
@@ -53,7 +59,12 @@ impl<T: Copy> SseDecoder<T> {
 
     /// Feed bytes that arrived at `now`. `on_event` gets each completed event with the time its
     /// data was complete; it returns `false` to stop decoding (e.g. after `[DONE]`).
-    pub fn feed(&mut self, bytes: &[u8], now: T, mut on_event: impl FnMut(SseEvent<'_>, T) -> bool) -> Result<bool, SseError> {
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        now: T,
+        mut on_event: impl FnMut(SseEvent<'_>, T) -> bool,
+    ) -> Result<bool, SseError> {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.skip_lf {
@@ -82,7 +93,11 @@ impl<T: Copy> SseDecoder<T> {
     }
 
     /// The stream ended: deliver a final event that had no blank line after it.
-    pub fn finish(&mut self, now: T, mut on_event: impl FnMut(SseEvent<'_>, T) -> bool) -> Result<(), SseError> {
+    pub fn finish(
+        &mut self,
+        now: T,
+        mut on_event: impl FnMut(SseEvent<'_>, T) -> bool,
+    ) -> Result<(), SseError> {
         if !self.line.is_empty() && !self.end_line(now, &mut on_event)? {
             return Ok(());
         }
@@ -90,7 +105,11 @@ impl<T: Copy> SseDecoder<T> {
         Ok(())
     }
 
-    fn end_line(&mut self, now: T, on_event: &mut impl FnMut(SseEvent<'_>, T) -> bool) -> Result<bool, SseError> {
+    fn end_line(
+        &mut self,
+        now: T,
+        on_event: &mut impl FnMut(SseEvent<'_>, T) -> bool,
+    ) -> Result<bool, SseError> {
         let line = std::mem::take(&mut self.line);
         let result = self.handle_line(&line, now, on_event);
         self.line = line;
@@ -98,7 +117,12 @@ impl<T: Copy> SseDecoder<T> {
         result
     }
 
-    fn handle_line(&mut self, line: &[u8], now: T, on_event: &mut impl FnMut(SseEvent<'_>, T) -> bool) -> Result<bool, SseError> {
+    fn handle_line(
+        &mut self,
+        line: &[u8],
+        now: T,
+        on_event: &mut impl FnMut(SseEvent<'_>, T) -> bool,
+    ) -> Result<bool, SseError> {
         if line.is_empty() {
             return Ok(self.dispatch(now, on_event));
         }
@@ -125,7 +149,9 @@ impl<T: Copy> SseDecoder<T> {
             b"event" | b"id" | b"retry" => Ok(true),
             _ => {
                 let cut = &line[..line.len().min(200)];
-                Err(SseError { line: String::from_utf8_lossy(cut).into_owned() })
+                Err(SseError {
+                    line: String::from_utf8_lossy(cut).into_owned(),
+                })
             }
         }
     }
@@ -136,7 +162,11 @@ impl<T: Copy> SseDecoder<T> {
         }
         let at = self.data_time.take().unwrap_or(now);
         self.has_data = false;
-        let event = if self.data == b"[DONE]" { SseEvent::Done } else { SseEvent::Data(&self.data) };
+        let event = if self.data == b"[DONE]" {
+            SseEvent::Done
+        } else {
+            SseEvent::Data(&self.data)
+        };
         let keep_going = on_event(event, at);
         self.data.clear();
         keep_going
@@ -171,12 +201,27 @@ mod tests {
     #[test]
     fn events_with_and_without_space_and_done() {
         let got = decode(&[b"data: {\"a\":1}\n\ndata:{\"b\":2}\n\ndata: [DONE]\n\n"]).unwrap();
-        assert_eq!(got, vec![("{\"a\":1}".into(), 0), ("{\"b\":2}".into(), 0), ("[DONE]".into(), 0)]);
+        assert_eq!(
+            got,
+            vec![
+                ("{\"a\":1}".into(), 0),
+                ("{\"b\":2}".into(), 0),
+                ("[DONE]".into(), 0)
+            ]
+        );
     }
 
     #[test]
     fn split_reads_keep_the_time_the_data_line_completed() {
-        let got = decode(&[b"da", b"ta: {\"x\"", b":1}\n", b"\n", b"data: 2\r\n\r", b"\n"]).unwrap();
+        let got = decode(&[
+            b"da",
+            b"ta: {\"x\"",
+            b":1}\n",
+            b"\n",
+            b"data: 2\r\n\r",
+            b"\n",
+        ])
+        .unwrap();
         assert_eq!(got, vec![("{\"x\":1}".into(), 2), ("2".into(), 4)]);
     }
 
@@ -188,13 +233,19 @@ mod tests {
 
     #[test]
     fn multi_line_data_is_joined_with_newline() {
-        assert_eq!(decode(&[b"data: a\ndata: b\n\n"]).unwrap(), vec![("a\nb".into(), 0)]);
+        assert_eq!(
+            decode(&[b"data: a\ndata: b\n\n"]).unwrap(),
+            vec![("a\nb".into(), 0)]
+        );
     }
 
     #[test]
     fn pending_event_is_delivered_at_end_of_stream() {
         assert_eq!(decode(&[b"data: last"]).unwrap(), vec![("last".into(), 1)]);
-        assert_eq!(decode(&[b"data: last\n"]).unwrap(), vec![("last".into(), 0)]);
+        assert_eq!(
+            decode(&[b"data: last\n"]).unwrap(),
+            vec![("last".into(), 0)]
+        );
     }
 
     #[test]
@@ -221,7 +272,17 @@ mod tests {
     fn byte_by_byte_matches_whole() {
         let whole: &[u8] = b"data: {\"choices\":[{\"text\":\"hi\"}]}\n\n: c\ndata: [DONE]\n\n";
         let parts: Vec<&[u8]> = whole.chunks(1).collect();
-        let got: Vec<String> = decode(&parts).unwrap().into_iter().map(|(d, _)| d).collect();
-        assert_eq!(got, vec!["{\"choices\":[{\"text\":\"hi\"}]}".to_string(), "[DONE]".into()]);
+        let got: Vec<String> = decode(&parts)
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "{\"choices\":[{\"text\":\"hi\"}]}".to_string(),
+                "[DONE]".into()
+            ]
+        );
     }
 }

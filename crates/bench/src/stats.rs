@@ -27,7 +27,10 @@ impl Summary {
             mean: mean(values),
             median: percentile_sorted(&sorted, 50.0),
             std: population_std(values),
-            percentiles: percentiles.iter().map(|&p| (p, percentile_sorted(&sorted, p))).collect(),
+            percentiles: percentiles
+                .iter()
+                .map(|&p| (p, percentile_sorted(&sorted, p)))
+                .collect(),
         }
     }
 
@@ -37,7 +40,11 @@ impl Summary {
             mean: self.mean * factor,
             median: self.median * factor,
             std: self.std * factor,
-            percentiles: self.percentiles.iter().map(|&(p, v)| (p, v * factor)).collect(),
+            percentiles: self
+                .percentiles
+                .iter()
+                .map(|&(p, v)| (p, v * factor))
+                .collect(),
         }
     }
 }
@@ -73,7 +80,11 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     let (a, b) = (sorted[lo], sorted[hi.min(n - 1)]);
     // numpy's `_lerp`: a + (b - a) * t, switched to b - (b - a) * (1 - t) for t >= 0.5.
     let diff = b - a;
-    if frac >= 0.5 { b - diff * (1.0 - frac) } else { a + diff * frac }
+    if frac >= 0.5 {
+        b - diff * (1.0 - frac)
+    } else {
+        a + diff * frac
+    }
 }
 
 /// Summation the way numpy does it (pairwise in blocks of 8 over runs of 128), so means match
@@ -118,7 +129,15 @@ mod tests {
     #[test]
     fn empty_list_gives_zero_everywhere() {
         let s = Summary::of(&[], &[50.0, 99.0]);
-        assert_eq!(s, Summary { mean: 0.0, median: 0.0, std: 0.0, percentiles: vec![(50.0, 0.0), (99.0, 0.0)] });
+        assert_eq!(
+            s,
+            Summary {
+                mean: 0.0,
+                median: 0.0,
+                std: 0.0,
+                percentiles: vec![(50.0, 0.0), (99.0, 0.0)]
+            }
+        );
     }
 
     #[test]
@@ -152,7 +171,10 @@ mod tests {
     #[test]
     fn population_std_not_sample_std() {
         // np.std([2, 4, 4, 4, 5, 5, 7, 9]) == 2.0 (sample std would be 2.138...)
-        assert_eq!(population_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]), 2.0);
+        assert_eq!(
+            population_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]),
+            2.0
+        );
     }
 
     #[test]

@@ -14,34 +14,94 @@ pub fn render(result: &Map<String, Value>, percentile_words: &[String]) -> Strin
         let _ = writeln!(s, "{label:<40} {value:<10}");
     };
     let _ = writeln!(s, "{:=^50}", " Serving Benchmark Result ");
-    line(&mut s, "Successful requests:", format!("{}", num("completed") as u64));
-    line(&mut s, "Failed requests:", format!("{}", num("failed") as u64));
+    line(
+        &mut s,
+        "Successful requests:",
+        format!("{}", num("completed") as u64),
+    );
+    line(
+        &mut s,
+        "Failed requests:",
+        format!("{}", num("failed") as u64),
+    );
     if let Some(mc) = get("max_concurrency").and_then(Value::as_u64) {
         line(&mut s, "Maximum request concurrency:", mc.to_string());
     }
     if let Some(rate) = get("request_rate").and_then(Value::as_f64) {
-        line(&mut s, "Request rate configured (RPS):", format!("{rate:.2}"));
+        line(
+            &mut s,
+            "Request rate configured (RPS):",
+            format!("{rate:.2}"),
+        );
     }
-    line(&mut s, "Benchmark duration (s):", format!("{:.2}", num("duration")));
-    line(&mut s, "Total input tokens:", format!("{}", num("total_input_tokens") as u64));
-    line(&mut s, "Total generated tokens:", format!("{}", num("total_output_tokens") as u64));
-    line(&mut s, "Request throughput (req/s):", format!("{:.2}", num("request_throughput")));
+    line(
+        &mut s,
+        "Benchmark duration (s):",
+        format!("{:.2}", num("duration")),
+    );
+    line(
+        &mut s,
+        "Total input tokens:",
+        format!("{}", num("total_input_tokens") as u64),
+    );
+    line(
+        &mut s,
+        "Total generated tokens:",
+        format!("{}", num("total_output_tokens") as u64),
+    );
+    line(
+        &mut s,
+        "Request throughput (req/s):",
+        format!("{:.2}", num("request_throughput")),
+    );
     if let Some(goodput) = get("request_goodput").and_then(Value::as_f64) {
         line(&mut s, "Request goodput (req/s):", format!("{goodput:.2}"));
     }
-    line(&mut s, "Output token throughput (tok/s):", format!("{:.2}", num("output_throughput")));
-    line(&mut s, "Peak output token throughput (tok/s):", format!("{:.2}", num("max_output_tokens_per_s")));
-    line(&mut s, "Peak concurrent requests:", format!("{:.2}", num("max_concurrent_requests")));
-    line(&mut s, "Total token throughput (tok/s):", format!("{:.2}", num("total_token_throughput")));
+    line(
+        &mut s,
+        "Output token throughput (tok/s):",
+        format!("{:.2}", num("output_throughput")),
+    );
+    line(
+        &mut s,
+        "Peak output token throughput (tok/s):",
+        format!("{:.2}", num("max_output_tokens_per_s")),
+    );
+    line(
+        &mut s,
+        "Peak concurrent requests:",
+        format!("{:.2}", num("max_concurrent_requests")),
+    );
+    line(
+        &mut s,
+        "Total token throughput (tok/s):",
+        format!("{:.2}", num("total_token_throughput")),
+    );
     let blocks = [
         ("ttft", "TTFT", "Time to First Token"),
         ("tpot", "TPOT", "Time per Output Token (excl. 1st token)"),
         ("itl", "ITL", "Inter-token Latency"),
         ("e2el", "E2EL", "End-to-end Latency"),
-        ("client_queue_time", "Client Queue Time", "Client-side Queueing"),
-        ("e2el_including_client_queue", "E2EL incl. Client Queue", "Queue-inclusive End-to-end Latency"),
-        ("ttft_from_schedule", "TTFT from schedule", "From Intended Send Time (llmsweep)"),
-        ("e2el_from_schedule", "E2EL from schedule", "From Intended Send Time (llmsweep)"),
+        (
+            "client_queue_time",
+            "Client Queue Time",
+            "Client-side Queueing",
+        ),
+        (
+            "e2el_including_client_queue",
+            "E2EL incl. Client Queue",
+            "Queue-inclusive End-to-end Latency",
+        ),
+        (
+            "ttft_from_schedule",
+            "TTFT from schedule",
+            "From Intended Send Time (llmsweep)",
+        ),
+        (
+            "e2el_from_schedule",
+            "E2EL from schedule",
+            "From Intended Send Time (llmsweep)",
+        ),
     ];
     let mut last_header = "";
     for (key, name, header) in blocks {
@@ -52,17 +112,63 @@ pub fn render(result: &Map<String, Value>, percentile_words: &[String]) -> Strin
             let _ = writeln!(s, "{:-^50}", header);
             last_header = header;
         }
-        line(&mut s, &format!("Mean {name} (ms):"), format!("{:.2}", num(&format!("mean_{key}_ms"))));
-        line(&mut s, &format!("Median {name} (ms):"), format!("{:.2}", num(&format!("median_{key}_ms"))));
+        line(
+            &mut s,
+            &format!("Mean {name} (ms):"),
+            format!("{:.2}", num(&format!("mean_{key}_ms"))),
+        );
+        line(
+            &mut s,
+            &format!("Median {name} (ms):"),
+            format!("{:.2}", num(&format!("median_{key}_ms"))),
+        );
         for p in percentile_words {
-            line(&mut s, &format!("P{p} {name} (ms):"), format!("{:.2}", num(&format!("p{p}_{key}_ms"))));
+            line(
+                &mut s,
+                &format!("P{p} {name} (ms):"),
+                format!("{:.2}", num(&format!("p{p}_{key}_ms"))),
+            );
         }
     }
     let _ = writeln!(s, "{:-^50}", "Client Health (llmsweep)");
-    line(&mut s, "Send lag mean / p99 / max (ms):", format!("{:.2} / {:.2} / {:.2}", num("mean_send_lag_ms"), num("p99_send_lag_ms"), num("max_send_lag_ms")));
-    line(&mut s, "Dispatch lag p99 / max (ms):", format!("{:.2} / {:.2}", num("p99_dispatch_lag_ms"), num("max_dispatch_lag_ms")));
-    line(&mut s, "Timer wake-up lag p99 / max (ms):", format!("{:.2} / {:.2}", num("p99_wakeup_lag_ms"), num("max_wakeup_lag_ms")));
-    line(&mut s, "Client bound:", format!("{}", get("client_bound").and_then(Value::as_bool).unwrap_or(false)));
+    line(
+        &mut s,
+        "Send lag mean / p99 / max (ms):",
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            num("mean_send_lag_ms"),
+            num("p99_send_lag_ms"),
+            num("max_send_lag_ms")
+        ),
+    );
+    line(
+        &mut s,
+        "Dispatch lag p99 / max (ms):",
+        format!(
+            "{:.2} / {:.2}",
+            num("p99_dispatch_lag_ms"),
+            num("max_dispatch_lag_ms")
+        ),
+    );
+    line(
+        &mut s,
+        "Timer wake-up lag p99 / max (ms):",
+        format!(
+            "{:.2} / {:.2}",
+            num("p99_wakeup_lag_ms"),
+            num("max_wakeup_lag_ms")
+        ),
+    );
+    line(
+        &mut s,
+        "Client bound:",
+        format!(
+            "{}",
+            get("client_bound")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        ),
+    );
     let _ = writeln!(s, "{}", "=".repeat(50));
     s
 }
@@ -83,10 +189,19 @@ mod tests {
         }))
         .unwrap();
         let text = render(&result, &["99".to_string()]);
-        assert!(text.starts_with("============ Serving Benchmark Result ============\n"), "{text}");
+        assert!(
+            text.starts_with("============ Serving Benchmark Result ============\n"),
+            "{text}"
+        );
         assert!(text.contains("Successful requests:                     16        \n"));
-        assert!(text.contains(&format!("{:<40} 4         \n", "Maximum request concurrency:")));
-        assert!(!text.contains("Request rate configured"), "an infinite rate is not printed");
+        assert!(text.contains(&format!(
+            "{:<40} 4         \n",
+            "Maximum request concurrency:"
+        )));
+        assert!(
+            !text.contains("Request rate configured"),
+            "an infinite rate is not printed"
+        );
         assert!(!text.contains("goodput"));
         assert!(text.contains("---------------Time to First Token----------------\n"));
         assert!(text.contains(&format!("{:<40} 113.66    \n", "P99 TTFT (ms):")));

@@ -87,7 +87,10 @@ pub struct Received {
 impl Received {
     /// The first header of that (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON (null when it is not JSON).
@@ -118,14 +121,22 @@ impl TestServer {
         let listener: TcpListener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::new(Shared { behaviour, received: received.clone(), counter: Mutex::new(0) });
+        let shared = Arc::new(Shared {
+            behaviour,
+            received: received.clone(),
+            counter: Mutex::new(0),
+        });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(serve_connection(stream, shared.clone()));
             }
         });
-        Ok(TestServer { addr, received, task })
+        Ok(TestServer {
+            addr,
+            received,
+            task,
+        })
     }
 
     /// The bound address.
@@ -153,7 +164,9 @@ struct Shared {
 async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
     let mut buf = Vec::with_capacity(8192);
     loop {
-        let Some(request) = read_request(&mut stream, &mut buf).await else { return };
+        let Some(request) = read_request(&mut stream, &mut buf).await else {
+            return;
+        };
         if let Ok(mut r) = shared.received.lock() {
             r.push(request.clone());
         }
@@ -195,7 +208,11 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recei
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let length: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     while buf.len() < header_end + length {
         let mut chunk = [0u8; 65536];
         let n = stream.read(&mut chunk).await.ok()?;
@@ -206,8 +223,14 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recei
     }
     let body = buf[header_end..header_end + length].to_vec();
     buf.drain(..header_end + length);
-    let line = request_line.rsplit_once(' ').map_or(request_line.clone(), |(l, _)| l.to_string());
-    Some(Received { line, headers, body })
+    let line = request_line
+        .rsplit_once(' ')
+        .map_or(request_line.clone(), |(l, _)| l.to_string());
+    Some(Received {
+        line,
+        headers,
+        body,
+    })
 }
 
 async fn write_plain(stream: &mut TcpStream, status: u16, body: &str) -> bool {
@@ -220,7 +243,10 @@ async fn write_plain(stream: &mut TcpStream, status: u16, body: &str) -> bool {
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let text = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let text = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(text.as_bytes()).await.is_ok()
 }
 
@@ -235,7 +261,13 @@ impl ChunkWriter<'_> {
         let framed = format!("{:x}\r\n{payload}\r\n", payload.len());
         if self.split {
             for byte in framed.as_bytes() {
-                if self.stream.write_all(std::slice::from_ref(byte)).await.is_err() || self.stream.flush().await.is_err() {
+                if self
+                    .stream
+                    .write_all(std::slice::from_ref(byte))
+                    .await
+                    .is_err()
+                    || self.stream.flush().await.is_err()
+                {
                     return false;
                 }
             }
@@ -246,12 +278,17 @@ impl ChunkWriter<'_> {
     }
 }
 
-async fn stream_completion(stream: &mut TcpStream, b: &Behaviour, request: &Received, index: usize) -> bool {
+async fn stream_completion(
+    stream: &mut TcpStream,
+    b: &Behaviour,
+    request: &Received,
+    index: usize,
+) -> bool {
     let start = Instant::now();
     let body = request.json();
     let chat = request.line.contains("chat/completions");
     let faulty = match (b.fault_every, b.fault_first) {
-        (Some(n), _) => index % n.max(1) == 0,
+        (Some(n), _) => index.is_multiple_of(n.max(1)),
         (None, Some(n)) => index < n,
         (None, None) => true,
     };
@@ -259,7 +296,14 @@ async fn stream_completion(stream: &mut TcpStream, b: &Behaviour, request: &Rece
     if let Fault::Status(code, text) = &fault {
         return write_plain(stream, *code, text).await;
     }
-    let max_tokens = body.get(if chat { "max_completion_tokens" } else { "max_tokens" }).and_then(|v| v.as_u64()).unwrap_or(16) as usize;
+    let max_tokens = body
+        .get(if chat {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        })
+        .and_then(|v| v.as_u64())
+        .unwrap_or(16) as usize;
     let tokens = b.tokens.unwrap_or(max_tokens);
     let prompt_tokens = match body.get("prompt") {
         Some(serde_json::Value::Array(ids)) => ids.len(),
@@ -278,8 +322,13 @@ async fn stream_completion(stream: &mut TcpStream, b: &Behaviour, request: &Rece
     let n_tokens = if fault == Fault::NoTokens { 0 } else { tokens };
     for k in 0..n_tokens {
         match fault {
-            Fault::MalformedLine(after) if after == k => return w.send("this line is not server-sent events\n\n").await && end_body(w.stream).await,
-            Fault::InvalidJson(after) if after == k => return w.send("data: {\"choices\": [\n\n").await && end_body(w.stream).await,
+            Fault::MalformedLine(after) if after == k => {
+                return w.send("this line is not server-sent events\n\n").await
+                    && end_body(w.stream).await;
+            }
+            Fault::InvalidJson(after) if after == k => {
+                return w.send("data: {\"choices\": [\n\n").await && end_body(w.stream).await;
+            }
             Fault::ResetAfter(after) if after == k => {
                 let _ = w.stream.set_zero_linger();
                 return false;
@@ -287,11 +336,19 @@ async fn stream_completion(stream: &mut TcpStream, b: &Behaviour, request: &Rece
             _ => {}
         }
         tokio::time::sleep_until((start + b.ttft + b.itl * k as u32).into()).await;
-        let finish = if k + 1 == n_tokens { "\"length\"" } else { "null" };
-        let event = if chat {
-            format!("data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" t{k}\"}},\"finish_reason\":{finish}}}]}}\n\n")
+        let finish = if k + 1 == n_tokens {
+            "\"length\""
         } else {
-            format!("data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"text\":\" t{k}\",\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n")
+            "null"
+        };
+        let event = if chat {
+            format!(
+                "data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" t{k}\"}},\"finish_reason\":{finish}}}]}}\n\n"
+            )
+        } else {
+            format!(
+                "data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"text\":\" t{k}\",\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
+            )
         };
         if !w.send(&event).await {
             return false;

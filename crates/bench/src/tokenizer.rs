@@ -14,7 +14,10 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextTokenizer").field("path", &self.path).field("vocab_size", &self.vocab_size).finish()
+        f.debug_struct("TextTokenizer")
+            .field("path", &self.path)
+            .field("vocab_size", &self.vocab_size)
+            .finish()
     }
 }
 
@@ -41,14 +44,30 @@ impl TextTokenizer {
         let inner = tokenizers::Tokenizer::from_file(&path)
             .map_err(|e| anyhow::anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
         let vocab_size = inner.get_vocab_size(false);
-        let mut special_ids: Vec<u32> =
-            inner.get_added_tokens_decoder().into_iter().filter(|(_, tok)| tok.special).map(|(id, _)| id).collect();
+        let mut special_ids: Vec<u32> = inner
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, tok)| tok.special)
+            .map(|(id, _)| id)
+            .collect();
         special_ids.sort_unstable();
-        let num_special_to_add = inner
-            .encode("", true)
-            .map(|e| e.get_ids().len())
-            .map_err(|e| anyhow::anyhow!("tokenizer {}: cannot encode an empty string: {e}", path.display()))?;
-        Ok(TextTokenizer { inner, path, vocab_size, special_ids, num_special_to_add })
+        let num_special_to_add =
+            inner
+                .encode("", true)
+                .map(|e| e.get_ids().len())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "tokenizer {}: cannot encode an empty string: {e}",
+                        path.display()
+                    )
+                })?;
+        Ok(TextTokenizer {
+            inner,
+            path,
+            vocab_size,
+            special_ids,
+            num_special_to_add,
+        })
     }
 
     /// The file it was loaded from.
@@ -81,7 +100,9 @@ impl TextTokenizer {
 
     /// Text of `ids`, special tokens kept (`tokenizer.decode(ids)`).
     pub fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
-        self.inner.decode(ids, false).map_err(|e| anyhow::anyhow!("tokenizer {}: decode failed: {e}", self.path.display()))
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| anyhow::anyhow!("tokenizer {}: decode failed: {e}", self.path.display()))
     }
 }
 
@@ -95,7 +116,13 @@ pub(crate) mod test_support {
     /// Load it, or `None` when the shared data folder is missing (tests then skip that case
     /// with a message rather than fail on a machine without it).
     pub fn smollm2() -> Option<TextTokenizer> {
-        let candidates = [SMOLLM2.to_string(), format!("{}/../../../shared/data/tokenizers/smollm2", env!("CARGO_MANIFEST_DIR"))];
+        let candidates = [
+            SMOLLM2.to_string(),
+            format!(
+                "{}/../../../shared/data/tokenizers/smollm2",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        ];
         candidates.iter().find_map(|c| TextTokenizer::load(c).ok())
     }
 }
@@ -107,7 +134,9 @@ mod tests {
 
     #[test]
     fn smollm2_facts() {
-        let Some(tok) = smollm2() else { return eprintln!("skipped: smollm2 tokenizer not found") };
+        let Some(tok) = smollm2() else {
+            return eprintln!("skipped: smollm2 tokenizer not found");
+        };
         assert_eq!(tok.vocab_size(), 49152);
         assert_eq!(&tok.special_ids()[..3], &[0, 1, 2]);
         assert_eq!(tok.num_special_tokens_to_add(), 0);
@@ -117,7 +146,12 @@ mod tests {
 
     #[test]
     fn missing_tokenizer_names_the_path() {
-        let err = TextTokenizer::load("/nonexistent/tok").unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/tok") && err.contains("tokenizer.json"), "{err}");
+        let err = TextTokenizer::load("/nonexistent/tok")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nonexistent/tok") && err.contains("tokenizer.json"),
+            "{err}"
+        );
     }
 }

@@ -23,10 +23,19 @@ fn config(server: &TestServer, num_prompts: usize) -> BenchConfig {
         dataset: DatasetSpec::Random(RandomParams {
             input_len: 16,
             output_len: 4,
-            range_ratio: RangeRatio { input: 0.0, output: 0.0 },
+            range_ratio: RangeRatio {
+                input: 0.0,
+                output: 0.0,
+            },
             prefix_len: 0,
         }),
-        common: CommonParams { num_prompts, seed: 0, request_id_prefix: "t-".into(), disable_shuffle: false, no_oversample: false },
+        common: CommonParams {
+            num_prompts,
+            seed: 0,
+            request_id_prefix: "t-".into(),
+            disable_shuffle: false,
+            no_oversample: false,
+        },
         num_prompts_flag: num_prompts as i64,
         rate: RateProfile::Constant(f64::INFINITY),
         burstiness: 1.0,
@@ -47,7 +56,9 @@ fn config(server: &TestServer, num_prompts: usize) -> BenchConfig {
 }
 
 async fn serve(behaviour: Behaviour) -> TestServer {
-    TestServer::start(behaviour, 0).await.expect("test server starts")
+    TestServer::start(behaviour, 0)
+        .await
+        .expect("test server starts")
 }
 
 async fn bench(cfg: &BenchConfig) -> RunReport {
@@ -55,20 +66,44 @@ async fn bench(cfg: &BenchConfig) -> RunReport {
 }
 
 fn errors(report: &RunReport) -> Vec<String> {
-    report.warnings.join("\n").lines().filter(|l| l.starts_with("Error ")).map(str::to_owned).collect()
+    report
+        .warnings
+        .join("\n")
+        .lines()
+        .filter(|l| l.starts_with("Error "))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
 async fn happy_path_counts_tokens_and_sends_vllm_bodies() {
-    let server = serve(Behaviour { tokens: Some(5), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(5),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 6);
     cfg.api_key = Some("sk-secret".into());
     cfg.headers = vec![("x-extra".into(), "1".into())];
     let r = bench(&cfg).await.result;
-    assert_eq!((r["completed"].clone(), r["failed"].clone()), (json!(6), json!(0)));
-    assert_eq!(r["total_output_tokens"], json!(30), "usage.completion_tokens counts");
-    assert_eq!(r["total_input_tokens"], json!(96), "usage.prompt_tokens replaces the client count");
-    assert!(r["mean_ttft_ms"].as_f64().unwrap() >= 5.0, "the server sleeps 5 ms before the first token");
+    assert_eq!(
+        (r["completed"].clone(), r["failed"].clone()),
+        (json!(6), json!(0))
+    );
+    assert_eq!(
+        r["total_output_tokens"],
+        json!(30),
+        "usage.completion_tokens counts"
+    );
+    assert_eq!(
+        r["total_input_tokens"],
+        json!(96),
+        "usage.prompt_tokens replaces the client count"
+    );
+    assert!(
+        r["mean_ttft_ms"].as_f64().unwrap() >= 5.0,
+        "the server sleeps 5 ms before the first token"
+    );
     assert_eq!(r["latencies"].as_array().unwrap().len(), 6);
     assert!(r["max_concurrent_requests"].as_u64().unwrap() <= 4);
     let received = server.received();
@@ -76,25 +111,51 @@ async fn happy_path_counts_tokens_and_sends_vllm_bodies() {
     let body = received[0].json();
     assert_eq!(body["model"], "m");
     assert_eq!(body["max_tokens"], 4);
-    assert_eq!(body["ignore_eos"], true, "the random dataset forces ignore_eos");
+    assert_eq!(
+        body["ignore_eos"], true,
+        "the random dataset forces ignore_eos"
+    );
     assert_eq!(body["stream_options"], json!({"include_usage": true}));
     assert_eq!(body["prompt"].as_array().unwrap().len(), 16);
-    assert_eq!(received[0].header("authorization"), Some("Bearer sk-secret"));
+    assert_eq!(
+        received[0].header("authorization"),
+        Some("Bearer sk-secret")
+    );
     assert_eq!(received[0].header("x-extra"), Some("1"));
-    let mut ids: Vec<&str> = received.iter().filter_map(|r| r.header("x-request-id")).collect();
+    let mut ids: Vec<&str> = received
+        .iter()
+        .filter_map(|r| r.header("x-request-id"))
+        .collect();
     ids.sort();
     assert_eq!(ids, vec!["t-0", "t-1", "t-2", "t-3", "t-4", "t-5"]);
 }
 
 #[tokio::test]
 async fn http_errors_are_failed_requests_with_their_message() {
-    for (code, text) in [(500, "engine exploded"), (400, "{\"error\": \"model m does not exist\"}")] {
-        let server = serve(Behaviour { fault: Fault::Status(code, text.into()), fault_every: Some(2), ..Default::default() }).await;
+    for (code, text) in [
+        (500, "engine exploded"),
+        (400, "{\"error\": \"model m does not exist\"}"),
+    ] {
+        let server = serve(Behaviour {
+            fault: Fault::Status(code, text.into()),
+            fault_every: Some(2),
+            ..Default::default()
+        })
+        .await;
         let report = bench(&config(&server, 4)).await;
-        assert_eq!((report.result["completed"].clone(), report.result["failed"].clone()), (json!(2), json!(2)));
+        assert_eq!(
+            (
+                report.result["completed"].clone(),
+                report.result["failed"].clone()
+            ),
+            (json!(2), json!(2))
+        );
         let errs = errors(&report);
         assert_eq!(errs.len(), 2);
-        assert!(errs[0].contains(&format!("HTTP {code}")) && errs[0].contains(text), "{errs:?}");
+        assert!(
+            errs[0].contains(&format!("HTTP {code}")) && errs[0].contains(text),
+            "{errs:?}"
+        );
     }
 }
 
@@ -104,61 +165,135 @@ async fn single_failure(behaviour: Behaviour, timeout_s: f64) -> String {
     cfg.request_timeout_s = timeout_s;
     cfg.output.save_detailed = true;
     let report = bench(&cfg).await;
-    assert_eq!(report.result["failed"], json!(1), "{:?}", report.result["errors"]);
+    assert_eq!(
+        report.result["failed"],
+        json!(1),
+        "{:?}",
+        report.result["errors"]
+    );
     report.result["errors"][0].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn malformed_sse_line_fails_the_request() {
-    let err = single_failure(Behaviour { fault: Fault::MalformedLine(2), ..Default::default() }, 30.0).await;
-    assert!(err.contains("malformed SSE line") && err.contains("this line is not server-sent events"), "{err}");
+    let err = single_failure(
+        Behaviour {
+            fault: Fault::MalformedLine(2),
+            ..Default::default()
+        },
+        30.0,
+    )
+    .await;
+    assert!(
+        err.contains("malformed SSE line") && err.contains("this line is not server-sent events"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn invalid_json_chunk_fails_the_request() {
-    let err = single_failure(Behaviour { fault: Fault::InvalidJson(1), ..Default::default() }, 30.0).await;
-    assert!(err.contains("invalid JSON chunk after 1 token chunks"), "{err}");
+    let err = single_failure(
+        Behaviour {
+            fault: Fault::InvalidJson(1),
+            ..Default::default()
+        },
+        30.0,
+    )
+    .await;
+    assert!(
+        err.contains("invalid JSON chunk after 1 token chunks"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn connection_reset_mid_stream_fails_the_request() {
-    let err = single_failure(Behaviour { fault: Fault::ResetAfter(2), ..Default::default() }, 30.0).await;
-    assert!(err.contains("stream broke after 2 token chunks") || err.contains("connection"), "{err}");
+    let err = single_failure(
+        Behaviour {
+            fault: Fault::ResetAfter(2),
+            ..Default::default()
+        },
+        30.0,
+    )
+    .await;
+    assert!(
+        err.contains("stream broke after 2 token chunks") || err.contains("connection"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn stream_without_done_times_out() {
-    let err = single_failure(Behaviour { fault: Fault::NeverFinish, ..Default::default() }, 0.3).await;
-    assert!(err.contains("timed out after 0.300 s (--request-timeout), after 4 token chunks"), "{err}");
+    let err = single_failure(
+        Behaviour {
+            fault: Fault::NeverFinish,
+            ..Default::default()
+        },
+        0.3,
+    )
+    .await;
+    assert!(
+        err.contains("timed out after 0.300 s (--request-timeout), after 4 token chunks"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_200_without_tokens_is_vllms_failure() {
-    let err = single_failure(Behaviour { fault: Fault::NoTokens, ..Default::default() }, 30.0).await;
+    let err = single_failure(
+        Behaviour {
+            fault: Fault::NoTokens,
+            ..Default::default()
+        },
+        30.0,
+    )
+    .await;
     assert_eq!(err, llmsweep_bench::client::NO_TOKEN_ERROR);
 }
 
 #[tokio::test]
 async fn events_split_across_reads_are_parsed() {
-    let server = serve(Behaviour { tokens: Some(6), split_writes: true, ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(6),
+        split_writes: true,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 2);
     cfg.output.save_detailed = true;
     let r = bench(&cfg).await.result;
     assert_eq!(r["completed"], json!(2));
     for itl in r["itls"].as_array().unwrap() {
-        assert_eq!(itl.as_array().unwrap().len(), 5, "one gap per token chunk after the first");
+        assert_eq!(
+            itl.as_array().unwrap().len(),
+            5,
+            "one gap per token chunk after the first"
+        );
     }
 }
 
 #[tokio::test]
 async fn missing_usage_falls_back_to_one_token_without_tokenizer() {
-    let server = serve(Behaviour { tokens: Some(3), usage: false, ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        usage: false,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 2);
     cfg.output.save_detailed = true;
     let r = bench(&cfg).await.result;
     assert_eq!(r["completed"], json!(2));
-    assert_eq!(r["output_lens"], json!([1, 1]), "vLLM counts 1 without usage or tokenizer");
-    assert_eq!(r["input_lens"], json!([16, 16]), "the client's prompt length stays");
+    assert_eq!(
+        r["output_lens"],
+        json!([1, 1]),
+        "vLLM counts 1 without usage or tokenizer"
+    );
+    assert_eq!(
+        r["input_lens"],
+        json!([16, 16]),
+        "the client's prompt length stays"
+    );
     assert_eq!(r["generated_texts"], json!([" t0 t1 t2", " t0 t1 t2"]));
 }
 
@@ -172,7 +307,10 @@ async fn unreachable_server_is_a_clear_error() {
     let mut cfg = config(&server, 1);
     cfg.base_url = format!("http://127.0.0.1:{port}");
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
-    assert!(err.contains("unreachable") && err.contains(&port.to_string()), "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains(&port.to_string()),
+        "{err}"
+    );
     cfg.model = None;
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
     assert!(err.contains("/v1/models"), "{err}");
@@ -184,18 +322,38 @@ async fn unreachable_server_is_a_clear_error() {
 
 #[tokio::test]
 async fn ready_check_retries_then_fails_or_passes() {
-    let server = serve(Behaviour { fault: Fault::Status(503, "loading".into()), fault_first: Some(1), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        fault: Fault::Status(503, "loading".into()),
+        fault_first: Some(1),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 2);
     cfg.ready_check_timeout_s = 10;
     let r = bench(&cfg).await.result;
-    assert_eq!(r["completed"], json!(2), "the readiness attempts are not part of the run");
-    assert_eq!(server.received().len(), 4, "one failed and one passed readiness attempt, then two requests");
+    assert_eq!(
+        r["completed"],
+        json!(2),
+        "the readiness attempts are not part of the run"
+    );
+    assert_eq!(
+        server.received().len(),
+        4,
+        "one failed and one passed readiness attempt, then two requests"
+    );
 
-    let always = serve(Behaviour { fault: Fault::Status(503, "loading".into()), ..Default::default() }).await;
+    let always = serve(Behaviour {
+        fault: Fault::Status(503, "loading".into()),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&always, 2);
     cfg.ready_check_timeout_s = 1;
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
-    assert!(err.contains("not ready after 1 s") && err.contains("HTTP 503"), "{err}");
+    assert!(
+        err.contains("not ready after 1 s") && err.contains("HTTP 503"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -206,7 +364,11 @@ async fn model_discovery_uses_id_for_requests_and_root_for_the_result() {
     let r = bench(&cfg).await.result;
     assert_eq!(r["model_id"], "org/test-model");
     assert_eq!(r["tokenizer_id"], "org/test-model");
-    let posts: Vec<_> = server.received().into_iter().filter(|r| r.line.starts_with("POST")).collect();
+    let posts: Vec<_> = server
+        .received()
+        .into_iter()
+        .filter(|r| r.line.starts_with("POST"))
+        .collect();
     assert_eq!(posts[0].json()["model"], "test-model");
 }
 
@@ -219,32 +381,60 @@ async fn warmups_are_sent_but_not_measured() {
     assert_eq!(r["completed"], json!(3));
     let received = server.received();
     assert_eq!(received.len(), 5);
-    assert_eq!(received.iter().filter(|r| r.header("x-request-id").is_none()).count(), 2, "warmups carry no request id");
+    assert_eq!(
+        received
+            .iter()
+            .filter(|r| r.header("x-request-id").is_none())
+            .count(),
+        2,
+        "warmups carry no request id"
+    );
 }
 
 #[tokio::test]
 async fn ramp_up_writes_rps_change_events() {
-    let server = serve(Behaviour { tokens: Some(1), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(1),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 6);
-    cfg.rate = RateProfile::Ramp { strategy: RampStrategy::Linear, start: 20, end: 25 };
+    cfg.rate = RateProfile::Ramp {
+        strategy: RampStrategy::Linear,
+        start: 20,
+        end: 25,
+    };
     let r = bench(&cfg).await.result;
     assert_eq!(r["ramp_up_strategy"], "linear");
     assert_eq!(r["request_rate"], "inf");
     let events = r["rps_change_events"].as_array().unwrap();
     let rps: Vec<u64> = events.iter().map(|e| e["rps"].as_u64().unwrap()).collect();
     assert_eq!(rps, vec![20, 21, 22, 23, 24, 25]);
-    assert!(events.iter().all(|e| e["timestamp"].as_str().unwrap().contains('T')));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["timestamp"].as_str().unwrap().contains('T'))
+    );
 }
 
 #[tokio::test]
 async fn chat_counts_content_chunks_not_the_role_chunk() {
-    let Some(tok) = ["/work/shared/data/tokenizers/smollm2".to_string(), format!("{}/../../../shared/data/tokenizers/smollm2", env!("CARGO_MANIFEST_DIR"))]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).join("tokenizer.json").is_file())
-    else {
+    let Some(tok) = [
+        "/work/shared/data/tokenizers/smollm2".to_string(),
+        format!(
+            "{}/../../../shared/data/tokenizers/smollm2",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).join("tokenizer.json").is_file()) else {
         return eprintln!("skipped: smollm2 tokenizer not found");
     };
-    let server = serve(Behaviour { tokens: Some(4), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(4),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 2);
     cfg.backend = Backend::OpenaiChat;
     cfg.endpoint = "/v1/chat/completions".into();
@@ -252,7 +442,13 @@ async fn chat_counts_content_chunks_not_the_role_chunk() {
     cfg.output.save_detailed = true;
     let r = bench(&cfg).await.result;
     assert_eq!(r["completed"], json!(2));
-    assert!(r["itls"].as_array().unwrap().iter().all(|l| l.as_array().unwrap().len() == 3));
+    assert!(
+        r["itls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.as_array().unwrap().len() == 3)
+    );
     let body = server.received()[0].json();
     assert_eq!(body["messages"][0]["content"][0]["type"], "text");
     assert_eq!(body["max_completion_tokens"], 4);
@@ -272,7 +468,12 @@ async fn chat_without_tokenizer_for_random_is_a_clear_error() {
 #[tokio::test]
 async fn results_are_written_even_when_requests_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(Behaviour { fault: Fault::ResetAfter(1), fault_every: Some(3), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        fault: Fault::ResetAfter(1),
+        fault_every: Some(3),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 6);
     cfg.output = OutputOptions {
         save_result: true,
@@ -290,15 +491,30 @@ async fn results_are_written_even_when_requests_fail() {
 
 #[tokio::test]
 async fn rate_limited_run_reports_schedule_latency() {
-    let server = serve(Behaviour { tokens: Some(2), ..Default::default() }).await;
+    let server = serve(Behaviour {
+        tokens: Some(2),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 5);
     cfg.rate = RateProfile::Constant(50.0);
     cfg.max_concurrency = None;
     let r = bench(&cfg).await.result;
     assert_eq!(r["request_rate"], json!(50.0));
-    assert!(r["duration"].as_f64().unwrap() >= 0.1, "the last request is scheduled at N / rate = 0.1 s");
-    for key in ["mean_e2el_from_schedule_ms", "p99_ttft_from_schedule_ms", "mean_send_lag_ms", "max_wakeup_lag_ms", "client_bound"] {
+    assert!(
+        r["duration"].as_f64().unwrap() >= 0.1,
+        "the last request is scheduled at N / rate = 0.1 s"
+    );
+    for key in [
+        "mean_e2el_from_schedule_ms",
+        "p99_ttft_from_schedule_ms",
+        "mean_send_lag_ms",
+        "max_wakeup_lag_ms",
+        "client_bound",
+    ] {
         assert!(r.contains_key(key), "{key}");
     }
-    assert!(r["mean_e2el_from_schedule_ms"].as_f64().unwrap() >= r["mean_e2el_ms"].as_f64().unwrap());
+    assert!(
+        r["mean_e2el_from_schedule_ms"].as_f64().unwrap() >= r["mean_e2el_ms"].as_f64().unwrap()
+    );
 }

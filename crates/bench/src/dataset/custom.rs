@@ -32,10 +32,21 @@ struct Row {
     output_tokens: Option<Result<u64, String>>,
 }
 
-pub(super) fn sample(p: &CustomParams, common: &CommonParams, tok: Option<&TextTokenizer>) -> Result<Vec<SampleRequest>, DatasetError> {
-    let format = |line: Option<usize>, message: String| DatasetError::Format { path: p.path.clone(), line, message };
+pub(super) fn sample(
+    p: &CustomParams,
+    common: &CommonParams,
+    tok: Option<&TextTokenizer>,
+) -> Result<Vec<SampleRequest>, DatasetError> {
+    let format = |line: Option<usize>, message: String| DatasetError::Format {
+        path: p.path.clone(),
+        line,
+        message,
+    };
     if p.path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
-        return Err(format(None, "the custom dataset must be a JSON Lines file ending in .jsonl".into()));
+        return Err(format(
+            None,
+            "the custom dataset must be a JSON Lines file ending in .jsonl".into(),
+        ));
     }
     if !p.skip_chat_template {
         return Err(DatasetError::Invalid(
@@ -44,31 +55,55 @@ pub(super) fn sample(p: &CustomParams, common: &CommonParams, tok: Option<&TextT
                 .into(),
         ));
     }
-    let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io { path: p.path.clone(), source })?;
+    let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io {
+        path: p.path.clone(),
+        source,
+    })?;
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(raw).map_err(|e| format(Some(line), format!("invalid JSON ({e}); expected one object per line")))?;
+        let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
+            format(
+                Some(line),
+                format!("invalid JSON ({e}); expected one object per line"),
+            )
+        })?;
         let prompt = value
             .get("prompt")
             .and_then(|v| v.as_str())
-            .ok_or_else(|| format(Some(line), "expected an object with a string \"prompt\" field".into()))?
+            .ok_or_else(|| {
+                format(
+                    Some(line),
+                    "expected an object with a string \"prompt\" field".into(),
+                )
+            })?
             .to_owned();
         let output_tokens = value.get("output_tokens").map(|v| {
             v.as_u64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                        .map(|f| f as u64)
+                })
                 .ok_or_else(|| format!("\"output_tokens\" must be a non-negative integer, got {v}"))
         });
-        rows.push(Row { line, prompt, output_tokens });
+        rows.push(Row {
+            line,
+            prompt,
+            output_tokens,
+        });
     }
     if !common.disable_shuffle {
         rows.shuffle(&mut StdRng::seed_from_u64(common.seed));
     }
-    let wanted = if common.num_prompts == 0 { rows.len() } else { common.num_prompts.min(rows.len()) };
+    let wanted = if common.num_prompts == 0 {
+        rows.len()
+    } else {
+        common.num_prompts.min(rows.len())
+    };
     let mut samples = Vec::with_capacity(wanted);
     for row in rows.into_iter().take(wanted) {
         let expected_output_len = match (p.output_len, row.output_tokens) {
@@ -76,7 +111,10 @@ pub(super) fn sample(p: &CustomParams, common: &CommonParams, tok: Option<&TextT
             (None, Some(Ok(n))) => n,
             (None, Some(Err(msg))) => return Err(format(Some(row.line), msg)),
             (None, None) => {
-                return Err(format(Some(row.line), "no \"output_tokens\" field, which --custom-output-len -1 requires".into()));
+                return Err(format(
+                    Some(row.line),
+                    "no \"output_tokens\" field, which --custom-output-len -1 requires".into(),
+                ));
             }
         };
         let prompt_len = match tok {
@@ -84,7 +122,12 @@ pub(super) fn sample(p: &CustomParams, common: &CommonParams, tok: Option<&TextT
             None => 0,
         };
         let id = format!("{}{}", common.request_id_prefix, samples.len());
-        samples.push(SampleRequest { prompt: Prompt::Text(row.prompt), prompt_len, expected_output_len, request_id: Some(id) });
+        samples.push(SampleRequest {
+            prompt: Prompt::Text(row.prompt),
+            prompt_len,
+            expected_output_len,
+            request_id: Some(id),
+        });
     }
     if samples.is_empty() {
         return Err(format(None, "no rows".into()));
@@ -99,46 +142,105 @@ mod tests {
     use std::io::Write;
 
     fn jsonl(content: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::Builder::new().suffix(".jsonl").tempfile().unwrap();
+        let mut f = tempfile::Builder::new()
+            .suffix(".jsonl")
+            .tempfile()
+            .unwrap();
         f.write_all(content.as_bytes()).unwrap();
         f
     }
 
     fn params(f: &tempfile::NamedTempFile, output_len: Option<u64>) -> CustomParams {
-        CustomParams { path: f.path().to_path_buf(), output_len, skip_chat_template: true }
+        CustomParams {
+            path: f.path().to_path_buf(),
+            output_len,
+            skip_chat_template: true,
+        }
     }
 
     #[test]
     fn reads_rows_with_fixed_or_per_row_output_len() {
-        let f = jsonl("{\"prompt\": \"a\", \"output_tokens\": 3}\n\n{\"prompt\": \"b\", \"output_tokens\": 7}\n");
+        let f = jsonl(
+            "{\"prompt\": \"a\", \"output_tokens\": 3}\n\n{\"prompt\": \"b\", \"output_tokens\": 7}\n",
+        );
         let fixed = sample(&params(&f, Some(5)), &common(0), None).unwrap();
         assert_eq!(fixed.len(), 2, "--num-prompts 0 takes every row");
         assert!(fixed.iter().all(|r| r.expected_output_len == 5));
-        let per_row = CommonParams { disable_shuffle: true, ..common(2) };
-        let got: Vec<u64> = sample(&params(&f, None), &per_row, None).unwrap().iter().map(|r| r.expected_output_len).collect();
+        let per_row = CommonParams {
+            disable_shuffle: true,
+            ..common(2)
+        };
+        let got: Vec<u64> = sample(&params(&f, None), &per_row, None)
+            .unwrap()
+            .iter()
+            .map(|r| r.expected_output_len)
+            .collect();
         assert_eq!(got, vec![3, 7]);
-        assert_eq!(sample(&params(&f, Some(5)), &common(1), None).unwrap().len(), 1);
+        assert_eq!(
+            sample(&params(&f, Some(5)), &common(1), None)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn errors_name_file_and_line() {
         let f = jsonl("{\"prompt\": \"a\"}\n{\"prompt\": 5}\n");
-        let err = sample(&params(&f, Some(1)), &CommonParams { disable_shuffle: true, ..common(2) }, None).unwrap_err().to_string();
-        assert!(err.contains(", line 2:") && err.contains("\"prompt\""), "{err}");
+        let err = sample(
+            &params(&f, Some(1)),
+            &CommonParams {
+                disable_shuffle: true,
+                ..common(2)
+            },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(", line 2:") && err.contains("\"prompt\""),
+            "{err}"
+        );
         let f = jsonl("{\"prompt\": \"a\"}\n{oops\n");
-        let err = sample(&params(&f, Some(1)), &common(2), None).unwrap_err().to_string();
-        assert!(err.contains(", line 2:") && err.contains("invalid JSON"), "{err}");
+        let err = sample(&params(&f, Some(1)), &common(2), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(", line 2:") && err.contains("invalid JSON"),
+            "{err}"
+        );
         let f = jsonl("{\"prompt\": \"a\"}\n");
-        let err = sample(&params(&f, None), &common(1), None).unwrap_err().to_string();
-        assert!(err.contains("line 1") && err.contains("output_tokens"), "{err}");
+        let err = sample(&params(&f, None), &common(1), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("output_tokens"),
+            "{err}"
+        );
     }
 
     #[test]
     fn requires_jsonl_and_skip_chat_template() {
         let f = jsonl("{\"prompt\": \"a\"}\n");
-        let with_template = CustomParams { skip_chat_template: false, ..params(&f, Some(1)) };
-        assert!(sample(&with_template, &common(1), None).unwrap_err().to_string().contains("--skip-chat-template"));
-        let json = CustomParams { path: "data.json".into(), ..params(&f, Some(1)) };
-        assert!(sample(&json, &common(1), None).unwrap_err().to_string().contains(".jsonl"));
+        let with_template = CustomParams {
+            skip_chat_template: false,
+            ..params(&f, Some(1))
+        };
+        assert!(
+            sample(&with_template, &common(1), None)
+                .unwrap_err()
+                .to_string()
+                .contains("--skip-chat-template")
+        );
+        let json = CustomParams {
+            path: "data.json".into(),
+            ..params(&f, Some(1))
+        };
+        assert!(
+            sample(&json, &common(1), None)
+                .unwrap_err()
+                .to_string()
+                .contains(".jsonl")
+        );
     }
 }

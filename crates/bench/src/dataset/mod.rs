@@ -102,7 +102,11 @@ pub enum DatasetError {
 }
 
 /// Build the requests of `spec`.
-pub fn load(spec: &DatasetSpec, common: &CommonParams, tokenizer: Option<&TextTokenizer>) -> Result<Vec<SampleRequest>, DatasetError> {
+pub fn load(
+    spec: &DatasetSpec,
+    common: &CommonParams,
+    tokenizer: Option<&TextTokenizer>,
+) -> Result<Vec<SampleRequest>, DatasetError> {
     match spec {
         DatasetSpec::Random(p) => random::sample(p, common, tokenizer),
         DatasetSpec::ShareGpt(p) => sharegpt::sample(p, common, tokenizer),
@@ -142,7 +146,11 @@ pub(crate) fn decode_to_target_len(
 }
 
 /// vLLM's `maybe_oversample_requests`: repeat random picks (new ids) until `num` are there.
-pub(crate) fn oversample(samples: &mut Vec<SampleRequest>, common: &CommonParams, rng: &mut StdRng) {
+pub(crate) fn oversample(
+    samples: &mut Vec<SampleRequest>,
+    common: &CommonParams,
+    rng: &mut StdRng,
+) {
     if common.no_oversample || samples.is_empty() {
         return;
     }
@@ -156,5 +164,11 @@ pub(crate) fn oversample(samples: &mut Vec<SampleRequest>, common: &CommonParams
 
 #[cfg(test)]
 pub(crate) fn common(num_prompts: usize) -> CommonParams {
-    CommonParams { num_prompts, seed: 0, request_id_prefix: "bench-test-".into(), disable_shuffle: false, no_oversample: false }
+    CommonParams {
+        num_prompts,
+        seed: 0,
+        request_id_prefix: "bench-test-".into(),
+        disable_shuffle: false,
+        no_oversample: false,
+    }
 }

@@ -32,21 +32,34 @@ impl RangeRatio {
     pub fn parse(text: &str) -> Result<RangeRatio, String> {
         let bad = |why: &str| format!("--random-range-ratio {text:?}: {why}");
         let ratio = if let Ok(r) = text.trim().parse::<f64>() {
-            RangeRatio { input: r, output: r }
+            RangeRatio {
+                input: r,
+                output: r,
+            }
         } else {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|_| bad("expected a float or a JSON object like {\"input\": 0.3, \"output\": 0.1}"))?;
-            let obj = value.as_object().ok_or_else(|| bad("expected a float or a JSON object"))?;
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+                bad("expected a float or a JSON object like {\"input\": 0.3, \"output\": 0.1}")
+            })?;
+            let obj = value
+                .as_object()
+                .ok_or_else(|| bad("expected a float or a JSON object"))?;
             for key in obj.keys() {
                 if key != "input" && key != "output" {
-                    return Err(bad(&format!("unknown key {key:?} (expected \"input\" and/or \"output\")")));
+                    return Err(bad(&format!(
+                        "unknown key {key:?} (expected \"input\" and/or \"output\")"
+                    )));
                 }
             }
             let get = |k: &str| match obj.get(k) {
                 None => Ok(0.0),
-                Some(v) => v.as_f64().ok_or_else(|| bad(&format!("{k:?} must be a number"))),
+                Some(v) => v
+                    .as_f64()
+                    .ok_or_else(|| bad(&format!("{k:?} must be a number"))),
             };
-            RangeRatio { input: get("input")?, output: get("output")? }
+            RangeRatio {
+                input: get("input")?,
+                output: get("output")?,
+            }
         };
         for r in [ratio.input, ratio.output] {
             if !(0.0..1.0).contains(&r) {
@@ -70,7 +83,11 @@ pub struct RandomParams {
     pub prefix_len: u64,
 }
 
-pub(super) fn sample(p: &RandomParams, common: &CommonParams, tok: Option<&TextTokenizer>) -> Result<Vec<SampleRequest>, DatasetError> {
+pub(super) fn sample(
+    p: &RandomParams,
+    common: &CommonParams,
+    tok: Option<&TextTokenizer>,
+) -> Result<Vec<SampleRequest>, DatasetError> {
     let mut rng = StdRng::seed_from_u64(common.seed);
     let num_special = tok.map_or(0, |t| t.num_special_tokens_to_add()) as u64;
     let real_in = p.input_len.saturating_sub(num_special) as f64;
@@ -94,16 +111,22 @@ pub(super) fn sample(p: &RandomParams, common: &CommonParams, tok: Option<&TextT
     let allowed: Vec<u32> = match tok {
         Some(t) => {
             let special = t.special_ids();
-            (0..t.vocab_size() as u32).filter(|id| special.binary_search(id).is_err()).collect()
+            (0..t.vocab_size() as u32)
+                .filter(|id| special.binary_search(id).is_err())
+                .collect()
         }
         None => (NO_TOKENIZER_FIRST_ID..NO_TOKENIZER_FIRST_ID + NO_TOKENIZER_ID_COUNT).collect(),
     };
     if allowed.is_empty() {
-        return Err(DatasetError::Invalid("the tokenizer has no non-special token ids".into()));
+        return Err(DatasetError::Invalid(
+            "the tokenizer has no non-special token ids".into(),
+        ));
     }
     let offsets: Vec<usize> = (0..n).map(|_| rng.random_range(0..allowed.len())).collect();
 
-    let mut prefix: Vec<u32> = (0..p.prefix_len).map(|_| allowed[rng.random_range(0..allowed.len())]).collect();
+    let mut prefix: Vec<u32> = (0..p.prefix_len)
+        .map(|_| allowed[rng.random_range(0..allowed.len())])
+        .collect();
     if let Some(t) = tok
         && !prefix.is_empty()
     {
@@ -143,7 +166,15 @@ mod tests {
     use crate::tokenizer::test_support::smollm2;
 
     fn params(input_len: u64, output_len: u64, ratio: f64, prefix_len: u64) -> RandomParams {
-        RandomParams { input_len, output_len, range_ratio: RangeRatio { input: ratio, output: ratio }, prefix_len }
+        RandomParams {
+            input_len,
+            output_len,
+            range_ratio: RangeRatio {
+                input: ratio,
+                output: ratio,
+            },
+            prefix_len,
+        }
     }
 
     #[test]
@@ -151,15 +182,26 @@ mod tests {
         let reqs = sample(&params(100, 20, 0.0, 10), &common(5), None).unwrap();
         assert_eq!(reqs.len(), 5);
         for (i, r) in reqs.iter().enumerate() {
-            let Prompt::TokenIds(ids) = &r.prompt else { panic!("expected ids") };
+            let Prompt::TokenIds(ids) = &r.prompt else {
+                panic!("expected ids")
+            };
             assert_eq!(ids.len(), 110);
             assert_eq!(r.prompt_len, 110);
             assert_eq!(r.expected_output_len, 20);
-            assert_eq!(r.request_id.as_deref(), Some(format!("bench-test-{i}").as_str()));
+            assert_eq!(
+                r.request_id.as_deref(),
+                Some(format!("bench-test-{i}").as_str())
+            );
             assert!(ids.iter().all(|&id| (1000..30_000).contains(&id)));
         }
         // The prefix is shared by every request.
-        let first: Vec<&[u32]> = reqs.iter().map(|r| match &r.prompt { Prompt::TokenIds(ids) => &ids[..10], _ => unreachable!() }).collect();
+        let first: Vec<&[u32]> = reqs
+            .iter()
+            .map(|r| match &r.prompt {
+                Prompt::TokenIds(ids) => &ids[..10],
+                _ => unreachable!(),
+            })
+            .collect();
         assert!(first.windows(2).all(|w| w[0] == w[1]));
     }
 
@@ -170,7 +212,10 @@ mod tests {
         let outs: Vec<u64> = reqs.iter().map(|r| r.expected_output_len).collect();
         assert!(ins.iter().all(|&l| (50..=150).contains(&l)));
         assert!(outs.iter().all(|&l| (25..=75).contains(&l)));
-        assert!(ins.iter().min() < Some(&60) && ins.iter().max() > Some(&140), "spread over the range");
+        assert!(
+            ins.iter().min() < Some(&60) && ins.iter().max() > Some(&140),
+            "spread over the range"
+        );
     }
 
     #[test]
@@ -182,17 +227,28 @@ mod tests {
     #[test]
     fn too_short_input_is_an_error() {
         let err = sample(&params(0, 10, 0.0, 0), &common(3), None).unwrap_err();
-        assert!(err.to_string().contains("--random-input-len is too small"), "{err}");
+        assert!(
+            err.to_string().contains("--random-input-len is too small"),
+            "{err}"
+        );
     }
 
     #[test]
     fn exact_text_lengths_with_smollm2() {
-        let Some(tok) = smollm2() else { return eprintln!("skipped: smollm2 tokenizer not found") };
+        let Some(tok) = smollm2() else {
+            return eprintln!("skipped: smollm2 tokenizer not found");
+        };
         let reqs = sample(&params(64, 8, 0.25, 16), &common(8), Some(&tok)).unwrap();
         for r in &reqs {
-            let Prompt::Text(text) = &r.prompt else { panic!("expected text") };
+            let Prompt::Text(text) = &r.prompt else {
+                panic!("expected text")
+            };
             assert_eq!(tok.encode(text, false).unwrap().len() as u64, r.prompt_len);
-            assert!((16 + 48..=16 + 80).contains(&r.prompt_len), "{}", r.prompt_len);
+            assert!(
+                (16 + 48..=16 + 80).contains(&r.prompt_len),
+                "{}",
+                r.prompt_len
+            );
         }
     }
 
@@ -204,11 +260,33 @@ mod tests {
 
     #[test]
     fn range_ratio_parsing() {
-        assert_eq!(RangeRatio::parse("0.25"), Ok(RangeRatio { input: 0.25, output: 0.25 }));
-        assert_eq!(RangeRatio::parse(r#"{"input": 0.3, "output": 0.1}"#), Ok(RangeRatio { input: 0.3, output: 0.1 }));
-        assert_eq!(RangeRatio::parse(r#"{"input": 0.3}"#), Ok(RangeRatio { input: 0.3, output: 0.0 }));
+        assert_eq!(
+            RangeRatio::parse("0.25"),
+            Ok(RangeRatio {
+                input: 0.25,
+                output: 0.25
+            })
+        );
+        assert_eq!(
+            RangeRatio::parse(r#"{"input": 0.3, "output": 0.1}"#),
+            Ok(RangeRatio {
+                input: 0.3,
+                output: 0.1
+            })
+        );
+        assert_eq!(
+            RangeRatio::parse(r#"{"input": 0.3}"#),
+            Ok(RangeRatio {
+                input: 0.3,
+                output: 0.0
+            })
+        );
         assert!(RangeRatio::parse("1.0").unwrap_err().contains("[0, 1)"));
-        assert!(RangeRatio::parse(r#"{"in": 0.3}"#).unwrap_err().contains("unknown key"));
+        assert!(
+            RangeRatio::parse(r#"{"in": 0.3}"#)
+                .unwrap_err()
+                .contains("unknown key")
+        );
         assert!(RangeRatio::parse("abc").is_err());
     }
 }

@@ -11,7 +11,10 @@ use clap::builder::PossibleValuesParser;
 use clap::{ArgAction, ArgMatches, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use llmsweep_bench::config::{self as cfg, Backend, BenchConfig, OutputOptions};
-use llmsweep_bench::dataset::{CommonParams, CustomParams, DatasetSpec, PrefixRepetitionParams, RandomParams, RangeRatio, ShareGptParams};
+use llmsweep_bench::dataset::{
+    CommonParams, CustomParams, DatasetSpec, PrefixRepetitionParams, RandomParams, RangeRatio,
+    ShareGptParams,
+};
 use llmsweep_bench::runner::Observer;
 use llmsweep_bench::schedule::{RampStrategy, RateProfile};
 use serde_json::Value;
@@ -21,6 +24,14 @@ use serde_json::Value;
 #[derive(Debug, clap::Args)]
 #[command(args_override_self = true)]
 pub struct Args {
+    /// The flags, boxed so the CLI's command enum stays small.
+    #[command(flatten)]
+    pub flags: Box<Flags>,
+}
+
+/// Every flag of `llmsweep bench serve`.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
     /// API flavour: vllm and openai use /v1/completions, openai-chat /v1/chat/completions.
     #[arg(long, default_value = "openai", value_parser = PossibleValuesParser::new(BACKENDS))]
     pub backend: String,
@@ -289,7 +300,9 @@ impl FromArgMatches for UnimplementedFlags {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
         let given = UNIMPLEMENTED
             .iter()
-            .filter(|name| matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine))
+            .filter(|name| {
+                matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
+            })
             .map(|name| format!("--{name}"))
             .collect();
         Ok(UnimplementedFlags(given))
@@ -304,7 +317,13 @@ impl FromArgMatches for UnimplementedFlags {
 impl clap::Args for UnimplementedFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         UNIMPLEMENTED.iter().fold(cmd, |cmd, name| {
-            cmd.arg(clap::Arg::new(*name).long(*name).hide(true).num_args(0..).action(ArgAction::Set))
+            cmd.arg(
+                clap::Arg::new(*name)
+                    .long(*name)
+                    .hide(true)
+                    .num_args(0..)
+                    .action(ArgAction::Set),
+            )
         })
     }
 
@@ -315,8 +334,8 @@ impl clap::Args for UnimplementedFlags {
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = to_config(&args)?;
-    let disable_progress = args.disable_tqdm;
+    let config = to_config(&args.flags)?;
+    let disable_progress = args.flags.disable_tqdm;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -335,18 +354,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
+fn to_config(a: &Flags) -> anyhow::Result<BenchConfig> {
     if let Some(flag) = a.unimplemented.0.first() {
-        bail!("{flag} is a `vllm bench serve` flag that llmsweep bench serve does not implement; remove it (a dropped flag would report a benchmark nobody ran)");
+        bail!(
+            "{flag} is a `vllm bench serve` flag that llmsweep bench serve does not implement; remove it (a dropped flag would report a benchmark nobody ran)"
+        );
     }
     let backend = match a.backend.as_str() {
         "vllm" => Backend::Vllm,
         "openai" => Backend::Openai,
         "openai-chat" => Backend::OpenaiChat,
-        other => bail!("--backend {other}: llmsweep bench serve implements vllm, openai and openai-chat only"),
+        other => bail!(
+            "--backend {other}: llmsweep bench serve implements vllm, openai and openai-chat only"
+        ),
     };
     if a.tokenizer_mode != "auto" {
-        bail!("--tokenizer-mode {}: only `auto` (a tokenizer.json) is implemented", a.tokenizer_mode);
+        bail!(
+            "--tokenizer-mode {}: only `auto` (a tokenizer.json) is implemented",
+            a.tokenizer_mode
+        );
     }
     if a.skip_tokenizer_init && a.tokenizer.is_some() {
         bail!("--skip-tokenizer-init and --tokenizer contradict each other; pass one of them");
@@ -357,12 +383,18 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
         bail!("--max-concurrency must be greater than 0 (got {n})");
     }
     if a.request_timeout.is_nan() || a.request_timeout <= 0.0 {
-        bail!("--request-timeout must be > 0 seconds (got {})", a.request_timeout);
+        bail!(
+            "--request-timeout must be > 0 seconds (got {})",
+            a.request_timeout
+        );
     }
     let rate = match &a.ramp_up_strategy {
         None => {
             if a.request_rate.is_nan() || a.request_rate <= 0.0 {
-                bail!("--request-rate must be > 0 requests per second, or inf (got {})", a.request_rate);
+                bail!(
+                    "--request-rate must be > 0 requests per second, or inf (got {})",
+                    a.request_rate
+                );
             }
             RateProfile::Constant(a.request_rate)
         }
@@ -374,19 +406,31 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
                 bail!("--ramp-up-strategy needs both --ramp-up-start-rps and --ramp-up-end-rps");
             };
             if start < 0 || end < 0 {
-                bail!("--ramp-up-start-rps and --ramp-up-end-rps must be non-negative (got {start} and {end})");
+                bail!(
+                    "--ramp-up-start-rps and --ramp-up-end-rps must be non-negative (got {start} and {end})"
+                );
             }
             if start > end {
                 bail!("--ramp-up-start-rps ({start}) must not exceed --ramp-up-end-rps ({end})");
             }
-            let strategy = if strategy == "linear" { RampStrategy::Linear } else { RampStrategy::Exponential };
+            let strategy = if strategy == "linear" {
+                RampStrategy::Linear
+            } else {
+                RampStrategy::Exponential
+            };
             if strategy == RampStrategy::Exponential && start == 0 {
                 bail!("--ramp-up-strategy exponential needs --ramp-up-start-rps > 0");
             }
             if strategy == RampStrategy::Linear && start == 0 {
-                bail!("--ramp-up-start-rps 0 gives the first request a rate of 0; start at 1 or more");
+                bail!(
+                    "--ramp-up-start-rps 0 gives the first request a rate of 0; start at 1 or more"
+                );
             }
-            RateProfile::Ramp { strategy, start: start as u64, end: end as u64 }
+            RateProfile::Ramp {
+                strategy,
+                start: start as u64,
+                end: end as u64,
+            }
         }
     };
     if a.burstiness.is_nan() || a.burstiness <= 0.0 {
@@ -394,11 +438,16 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
     }
 
     let with_path = |name: &str| -> anyhow::Result<PathBuf> {
-        a.dataset_path.clone().with_context(|| format!("--dataset-name {name} needs --dataset-path"))
+        a.dataset_path
+            .clone()
+            .with_context(|| format!("--dataset-name {name} needs --dataset-path"))
     };
     let dataset = match a.dataset_name.as_str() {
         "random" | "prefix_repetition" if a.dataset_path.is_some() => {
-            bail!("--dataset-name {} takes no --dataset-path; use sharegpt or custom for a file", a.dataset_name)
+            bail!(
+                "--dataset-name {} takes no --dataset-path; use sharegpt or custom for a file",
+                a.dataset_name
+            )
         }
         "random" => DatasetSpec::Random(RandomParams {
             input_len: a.input_len.unwrap_or(a.random_input_len),
@@ -406,15 +455,25 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
             range_ratio: RangeRatio::parse(&a.random_range_ratio).map_err(anyhow::Error::msg)?,
             prefix_len: a.random_prefix_len,
         }),
-        "sharegpt" => DatasetSpec::ShareGpt(ShareGptParams { path: with_path("sharegpt")?, output_len: a.output_len.or(a.sharegpt_output_len) }),
+        "sharegpt" => DatasetSpec::ShareGpt(ShareGptParams {
+            path: with_path("sharegpt")?,
+            output_len: a.output_len.or(a.sharegpt_output_len),
+        }),
         "custom" => {
             let output_len = match a.output_len {
                 Some(n) => Some(n),
                 None if a.custom_output_len == -1 => None,
                 None if a.custom_output_len >= 0 => Some(a.custom_output_len as u64),
-                None => bail!("--custom-output-len must be -1 or a non-negative number (got {})", a.custom_output_len),
+                None => bail!(
+                    "--custom-output-len must be -1 or a non-negative number (got {})",
+                    a.custom_output_len
+                ),
             };
-            DatasetSpec::Custom(CustomParams { path: with_path("custom")?, output_len, skip_chat_template: a.skip_chat_template })
+            DatasetSpec::Custom(CustomParams {
+                path: with_path("custom")?,
+                output_len,
+                skip_chat_template: a.skip_chat_template,
+            })
         }
         "prefix_repetition" => DatasetSpec::PrefixRepetition(PrefixRepetitionParams {
             prefix_len: a.prefix_repetition_prefix_len,
@@ -422,7 +481,9 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
             num_prefixes: a.prefix_repetition_num_prefixes,
             output_len: a.output_len.unwrap_or(a.prefix_repetition_output_len),
         }),
-        other => bail!("--dataset-name {other}: llmsweep bench serve implements random, sharegpt, custom and prefix_repetition"),
+        other => bail!(
+            "--dataset-name {other}: llmsweep bench serve implements random, sharegpt, custom and prefix_repetition"
+        ),
     };
     if a.num_prompts < 1 && !matches!(dataset, DatasetSpec::Custom(_)) {
         bail!("--num-prompts must be at least 1 (got {})", a.num_prompts);
@@ -446,16 +507,24 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
     if let Some(text) = &a.extra_body {
         extra_body.extend(cfg::parse_extra_body(text).map_err(anyhow::Error::msg)?);
     }
-    let request_id_prefix = a.request_id_prefix.clone().unwrap_or_else(|| format!("bench-{:08x}-", rand::random::<u32>()));
+    let request_id_prefix = a
+        .request_id_prefix
+        .clone()
+        .unwrap_or_else(|| format!("bench-{:08x}-", rand::random::<u32>()));
     let base_url = match &a.base_url {
         Some(url) => url.clone(),
-        None if a.host.contains(':') && !a.host.starts_with('[') => format!("http://[{}]:{}", a.host, a.port),
+        None if a.host.contains(':') && !a.host.starts_with('[') => {
+            format!("http://[{}]:{}", a.host, a.port)
+        }
         None => format!("http://{}:{}", a.host, a.port),
     };
     Ok(BenchConfig {
         backend,
         base_url,
-        endpoint: a.endpoint.clone().unwrap_or_else(|| backend.default_endpoint().to_string()),
+        endpoint: a
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| backend.default_endpoint().to_string()),
         model: a.model.clone(),
         served_model_name: a.served_model_name.clone(),
         tokenizer: a.tokenizer.clone(),
@@ -477,8 +546,10 @@ fn to_config(a: &Args) -> anyhow::Result<BenchConfig> {
         extra_body,
         headers: cfg::parse_headers(&a.header).map_err(anyhow::Error::msg)?,
         api_key: a.api_key.clone().filter(|k| !k.is_empty()),
-        percentile_metrics: cfg::parse_percentile_metrics(&a.percentile_metrics).map_err(anyhow::Error::msg)?,
-        metric_percentiles: cfg::parse_metric_percentiles(&a.metric_percentiles).map_err(anyhow::Error::msg)?,
+        percentile_metrics: cfg::parse_percentile_metrics(&a.percentile_metrics)
+            .map_err(anyhow::Error::msg)?,
+        metric_percentiles: cfg::parse_metric_percentiles(&a.metric_percentiles)
+            .map_err(anyhow::Error::msg)?,
         goodput: cfg::parse_goodput(&a.goodput).map_err(anyhow::Error::msg)?,
         num_warmups: a.num_warmups,
         ready_check_timeout_s: a.ready_check_timeout_sec,
@@ -504,7 +575,10 @@ struct Progress {
 
 impl Progress {
     fn new(disabled: bool) -> Progress {
-        Progress { disabled, bar: Mutex::new(None) }
+        Progress {
+            disabled,
+            bar: Mutex::new(None),
+        }
     }
 }
 
