@@ -152,7 +152,9 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         collect_text: cfg.output.save_detailed || tokenizer.is_some(),
     };
     let pool = cfg.max_concurrency.map_or(prepared.len(), |n| n as usize);
-    let client = StreamClient::new(endpoint, pool);
+    let client = StreamClient::connect(endpoint, pool)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let first = prepared
         .first()
         .context("the dataset produced no requests")?;

@@ -4,19 +4,17 @@
 //! any parsing; SSE events inherit the time their data line completed (see [`crate::sse`]).
 //! JSON is parsed only after that timestamp, by a borrowing scanner that looks at the first
 //! choice and the usage object. Inter-token gaps go into a vector reserved up front for the
-//! expected number of tokens. Connections come from a keep-alive pool with `TCP_NODELAY`.
+//! expected number of tokens. Connections come from a keep-alive pool with `TCP_NODELAY`
+//! ([`crate::http1`]), and the request's own task reads its socket.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use hyper::Uri;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Request, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::chunk::{ChunkApi, ChunkKind, classify};
+use crate::http1::{BodyDecoder, Exchange, Pool, WireError, request_bytes};
 use crate::sse::{SseDecoder, SseEvent};
 
 /// vLLM's error text for a 200 response without a single token chunk.
@@ -88,25 +86,46 @@ impl StreamOutcome {
 /// A pooled HTTP/1.1 client for one endpoint.
 #[derive(Clone)]
 pub struct StreamClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    pool: std::sync::Arc<Pool>,
     endpoint: std::sync::Arc<Endpoint>,
+    host_header: std::sync::Arc<str>,
+    path: std::sync::Arc<str>,
+    headers: std::sync::Arc<Vec<(String, String)>>,
 }
 
 impl StreamClient {
-    /// A client whose pool keeps up to `pool_size` idle connections.
-    pub fn new(endpoint: Endpoint, pool_size: usize) -> StreamClient {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        connector.set_connect_timeout(Some(endpoint.timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(pool_size.max(1))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        StreamClient {
-            client,
-            endpoint: std::sync::Arc::new(endpoint),
+    /// A client whose pool keeps up to `pool_size` idle connections; resolves the host now.
+    pub async fn connect(endpoint: Endpoint, pool_size: usize) -> Result<StreamClient, String> {
+        let url = &endpoint.url;
+        let host = url.host().ok_or_else(|| format!("{url} has no host"))?;
+        let port = url.port_u16().unwrap_or(80);
+        let pool = Pool::new(host, port, pool_size)
+            .await
+            .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?;
+        let host_header = url
+            .authority()
+            .map_or_else(|| format!("{host}:{port}"), |a| a.as_str().to_string());
+        let path = url.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let mut headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("User-Agent".to_string(), "llmsweep-bench".to_string()),
+        ];
+        for (name, value) in &endpoint.headers {
+            headers.push((
+                name.as_str().to_string(),
+                value
+                    .to_str()
+                    .map_err(|_| format!("header {name} is not printable ASCII"))?
+                    .to_string(),
+            ));
         }
+        Ok(StreamClient {
+            pool: std::sync::Arc::new(pool),
+            endpoint: std::sync::Arc::new(endpoint),
+            host_header: host_header.into(),
+            path: path.into(),
+            headers: std::sync::Arc::new(headers),
+        })
     }
 
     /// The endpoint this client talks to.
@@ -122,29 +141,22 @@ impl StreamClient {
         request_id: Option<&str>,
         expected_tokens: usize,
     ) -> StreamOutcome {
-        let mut builder = Request::post(self.endpoint.url.clone())
-            .header(hyper::header::CONTENT_TYPE, "application/json");
-        for (name, value) in &self.endpoint.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(id) = request_id {
-            builder = builder.header("x-request-id", id);
-        }
         let mut state = StreamState::new(
             self.endpoint.api,
             self.endpoint.collect_text,
             expected_tokens,
         );
-        let request = match builder.body(Full::new(body)) {
-            Ok(r) => r,
-            Err(e) => {
-                state.error = Some(format!("cannot build the HTTP request: {e}"));
-                return state.finish(Instant::now());
+        let request = match request_id {
+            Some(id) => {
+                let mut headers = (*self.headers).clone();
+                headers.push(("x-request-id".to_string(), id.to_string()));
+                request_bytes("POST", &self.path, &self.host_header, &headers, &body)
             }
+            None => request_bytes("POST", &self.path, &self.host_header, &self.headers, &body),
         };
         let start = Instant::now();
         let timeout = self.endpoint.timeout;
-        let result = tokio::time::timeout(timeout, self.exchange(request, &mut state)).await;
+        let result = tokio::time::timeout(timeout, self.exchange(&request, &mut state)).await;
         if result.is_err() {
             let got = if state.first_token.is_some() {
                 format!("after {} token chunks", state.itl_s.len() + 1)
@@ -159,74 +171,91 @@ impl StreamClient {
         state.finish(start)
     }
 
-    async fn exchange(&self, request: Request<Full<Bytes>>, state: &mut StreamState) {
-        let response = match self.client.request(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                state.error = Some(format!("connection error: {}", error_chain(&e)));
-                return;
-            }
-        };
-        let status = response.status();
-        let mut body = response.into_body();
-        if status != StatusCode::OK {
-            let mut text = Vec::new();
-            while let Some(Ok(frame)) = body.frame().await {
-                if let Ok(data) = frame.into_data() {
-                    text.extend_from_slice(&data);
-                }
-                if text.len() > MAX_ERROR_BODY {
-                    break;
-                }
-            }
-            text.truncate(MAX_ERROR_BODY);
-            let reason = status.canonical_reason().unwrap_or("");
-            state.error = Some(format!(
-                "HTTP {} {reason}: {}",
-                status.as_u16(),
-                String::from_utf8_lossy(&text).trim()
-            ));
-            return;
-        }
-        let mut decoder: SseDecoder<Instant> = SseDecoder::new();
-        loop {
-            match body.frame().await {
-                None => {
-                    let now = Instant::now();
-                    if let Err(e) = decoder.finish(now, |ev, at| state.on_event(ev, at)) {
-                        state.fail(e.to_string());
-                    }
-                    return;
-                }
-                Some(Err(e)) => {
-                    state.fail(format!(
-                        "stream broke after {} token chunks: {}",
-                        state.token_chunks(),
-                        error_chain(&e)
+    async fn exchange(&self, request: &[u8], state: &mut StreamState) {
+        // A pooled connection the server closed while idle fails before any response byte;
+        // such a request is sent again once, on a fresh connection.
+        for attempt in 0..2 {
+            let (stream, reused) = match self.pool.get().await {
+                Ok(s) => s,
+                Err(e) => {
+                    return state.fail(format!(
+                        "connection error: cannot connect to {}: {e}",
+                        self.host_header
                     ));
-                    return;
                 }
-                Some(Ok(frame)) => {
-                    let now = Instant::now();
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    match decoder.feed(&data, now, |ev, at| state.on_event(ev, at)) {
-                        Err(e) => return state.fail(e.to_string()),
-                        Ok(true) => {}
+            };
+            let mut exchange = match Exchange::send(stream, reused, request).await {
+                Ok(x) => x,
+                Err(WireError::StaleConnection(_)) if attempt == 0 => continue,
+                Err(e) => return state.fail(format!("connection error: {e}")),
+            };
+            let head = match exchange.read_head().await {
+                Ok(h) => h,
+                Err(WireError::StaleConnection(_)) if attempt == 0 => continue,
+                Err(e) => return state.fail(format!("connection error: {e}")),
+            };
+            let mut body = BodyDecoder::new(&head);
+            if head.status != 200 {
+                let mut text = Vec::new();
+                let _ = exchange
+                    .read_body(&mut body, |data, _| {
+                        text.extend_from_slice(data);
+                        text.len() <= MAX_ERROR_BODY
+                    })
+                    .await;
+                text.truncate(MAX_ERROR_BODY);
+                return state.fail(format!(
+                    "HTTP {} {}: {}",
+                    head.status,
+                    head.reason,
+                    String::from_utf8_lossy(&text).trim()
+                ));
+            }
+            let mut sse: SseDecoder<Instant> = SseDecoder::new();
+            let mut done = false;
+            let read = exchange
+                .read_body(&mut body, |data, now| {
+                    match sse.feed(data, now, |ev, at| state.on_event(ev, at)) {
+                        Ok(true) => true,
                         Ok(false) => {
-                            if state.error.is_none() {
-                                // [DONE]: read the end of the body so the connection is reusable.
-                                let _ = tokio::time::timeout(DRAIN_AFTER_DONE, async {
-                                    while let Some(Ok(_)) = body.frame().await {}
-                                })
-                                .await;
-                            }
-                            return;
+                            done = true;
+                            false
+                        }
+                        Err(e) => {
+                            state.fail(e.to_string());
+                            false
                         }
                     }
+                })
+                .await;
+            let body_done = match read {
+                Err(e) => {
+                    return state.fail(format!(
+                        "stream broke after {} token chunks: {e}",
+                        state.token_chunks()
+                    ));
                 }
+                Ok(_) if state.error.is_some() => return,
+                Ok(body_done) if !done => {
+                    if let Err(e) = sse.finish(Instant::now(), |ev, at| state.on_event(ev, at)) {
+                        state.fail(e.to_string());
+                    }
+                    body_done
+                }
+                // [DONE]: read the end of the body so the connection can be reused.
+                Ok(_) => matches!(
+                    tokio::time::timeout(
+                        DRAIN_AFTER_DONE,
+                        exchange.read_body(&mut body, |_, _| true)
+                    )
+                    .await,
+                    Ok(Ok(true))
+                ),
+            };
+            if let Some(stream) = exchange.into_reusable(&head, body_done) {
+                self.pool.put(stream);
             }
+            return;
         }
     }
 }
@@ -346,4 +375,94 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(base: Instant, ms: u64) -> Instant {
+        base + Duration::from_millis(ms)
+    }
+
+    fn data(s: &str) -> SseEvent<'_> {
+        SseEvent::Data(s.as_bytes())
+    }
+
+    #[test]
+    fn ttft_itl_and_e2el_come_from_token_chunks_only() {
+        let t0 = Instant::now();
+        let mut s = StreamState::new(ChunkApi::Completions, true, 4);
+        assert!(s.on_event(data(r#"{"choices":[{"text":"a"}]}"#), at(t0, 50)));
+        assert!(s.on_event(data(r#"{"choices":[{"text":"b"}]}"#), at(t0, 60)));
+        assert!(s.on_event(data(r#"{"choices":[{"text":""}]}"#), at(t0, 75)));
+        assert!(s.on_event(
+            data(r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}"#),
+            at(t0, 90)
+        ));
+        assert!(
+            !s.on_event(SseEvent::Done, at(t0, 95)),
+            "[DONE] stops reading"
+        );
+        let o = s.finish(t0);
+        assert!(o.success && o.error.is_empty());
+        assert_eq!(o.first_token, Some(at(t0, 50)));
+        assert_eq!(
+            o.last_token,
+            Some(at(t0, 75)),
+            "the usage chunk does not move the end"
+        );
+        assert_eq!(o.itl_s, vec![0.01, 0.015]);
+        assert_eq!((o.completion_tokens, o.prompt_tokens), (Some(3), Some(9)));
+        assert_eq!(o.generated_text, "ab");
+    }
+
+    #[test]
+    fn chat_role_chunk_is_not_the_first_token() {
+        let t0 = Instant::now();
+        let mut s = StreamState::new(ChunkApi::Chat, false, 2);
+        s.on_event(
+            data(r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#),
+            at(t0, 5),
+        );
+        s.on_event(
+            data(r#"{"choices":[{"delta":{"content":"x"}}]}"#),
+            at(t0, 50),
+        );
+        let o = s.finish(t0);
+        assert_eq!(o.first_token, Some(at(t0, 50)));
+        assert!(o.itl_s.is_empty());
+        assert!(o.generated_text.is_empty(), "text is kept only when asked");
+    }
+
+    #[test]
+    fn invalid_json_fails_and_stops() {
+        let t0 = Instant::now();
+        let mut s = StreamState::new(ChunkApi::Completions, false, 2);
+        s.on_event(data(r#"{"choices":[{"text":"a"}]}"#), at(t0, 1));
+        assert!(!s.on_event(data("{oops"), at(t0, 2)));
+        let o = s.finish(t0);
+        assert!(!o.success);
+        assert!(
+            o.error
+                .starts_with("invalid JSON chunk after 1 token chunks"),
+            "{}",
+            o.error
+        );
+    }
+
+    #[test]
+    fn no_token_chunk_is_vllms_failure() {
+        let o = StreamState::new(ChunkApi::Completions, false, 1).finish(Instant::now());
+        assert!(!o.success);
+        assert_eq!(o.error, NO_TOKEN_ERROR);
+    }
+
+    #[test]
+    fn error_chain_joins_sources_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer = std::io::Error::other(inner);
+        assert_eq!(error_chain(&outer), "refused");
+    }
 }

@@ -21,6 +21,7 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod discovery;
+pub mod http1;
 pub mod metrics;
 pub mod pyjson;
 pub mod result;

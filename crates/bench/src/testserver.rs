@@ -9,6 +9,7 @@
 //! client's inputs reproducible.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,9 @@ pub struct Behaviour {
     pub fault_every: Option<usize>,
     /// `(id, root)` listed by `/v1/models`.
     pub model: (String, String),
+    /// Close each connection after its response without saying so (no `Connection: close`),
+    /// like a server whose keep-alive timer fired: the client's pooled connection goes stale.
+    pub close_silently: bool,
 }
 
 impl Default for Behaviour {
@@ -69,6 +73,7 @@ impl Default for Behaviour {
             fault_first: None,
             fault_every: None,
             model: ("test-model".into(), "org/test-model".into()),
+            close_silently: false,
         }
     }
 }
@@ -103,6 +108,7 @@ impl Received {
 pub struct TestServer {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -121,13 +127,16 @@ impl TestServer {
         let listener: TcpListener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             behaviour,
             received: received.clone(),
             counter: Mutex::new(0),
         });
+        let accepted = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(serve_connection(stream, shared.clone()));
             }
@@ -135,6 +144,7 @@ impl TestServer {
         Ok(TestServer {
             addr,
             received,
+            connections,
             task,
         })
     }
@@ -147,6 +157,11 @@ impl TestServer {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How many connections were accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Every request received so far.
@@ -183,7 +198,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         } else {
             write_plain(&mut stream, 404, "{\"error\": \"not found\"}").await
         };
-        if !keep_going {
+        if !keep_going || shared.behaviour.close_silently {
             return;
         }
     }

@@ -518,3 +518,48 @@ async fn rate_limited_run_reports_schedule_latency() {
         r["mean_e2el_from_schedule_ms"].as_f64().unwrap() >= r["mean_e2el_ms"].as_f64().unwrap()
     );
 }
+
+#[tokio::test]
+async fn connections_are_kept_alive_and_reused() {
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&server, 10);
+    cfg.max_concurrency = Some(2);
+    cfg.num_warmups = 2;
+    assert_eq!(bench(&cfg).await.result["completed"], json!(10));
+    assert_eq!(
+        server.connections(),
+        1 + 2,
+        "the reachability probe, then one connection per concurrency slot, warmups included"
+    );
+}
+
+#[tokio::test]
+async fn a_pooled_connection_closed_by_the_server_is_replaced() {
+    let server = serve(Behaviour {
+        tokens: Some(2),
+        close_silently: true,
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&server, 4);
+    cfg.max_concurrency = Some(1);
+    let r = bench(&cfg).await.result;
+    assert_eq!(
+        (r["completed"].clone(), r["failed"].clone()),
+        (json!(4), json!(0))
+    );
+    assert_eq!(
+        server.connections(),
+        1 + 4,
+        "the reachability probe, then a new connection per request"
+    );
+    assert_eq!(
+        server.received().len(),
+        4,
+        "the stale connection carried no request to the server"
+    );
+}

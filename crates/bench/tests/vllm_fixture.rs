@@ -16,7 +16,13 @@ fn keys(map: &Map<String, Value>) -> Vec<&str> {
 
 #[test]
 fn llmsweep_writes_vllms_keys_in_vllms_order() {
-    for (vllm, ours) in [("vllm-0.33.0-result.json", "llmsweep-result.json"), ("vllm-0.33.0-result-detailed.json", "llmsweep-result-detailed.json")] {
+    for (vllm, ours) in [
+        ("vllm-0.33.0-result.json", "llmsweep-result.json"),
+        (
+            "vllm-0.33.0-result-detailed.json",
+            "llmsweep-result-detailed.json",
+        ),
+    ] {
         let (_, v) = fixture(vllm);
         let (_, o) = fixture(ours);
         let (vk, ok) = (keys(&v), keys(&o));
@@ -42,7 +48,11 @@ fn llmsweep_writes_vllms_keys_in_vllms_order() {
 
 #[test]
 fn python_json_writer_reproduces_vllms_bytes() {
-    for name in ["vllm-0.33.0-result.json", "vllm-0.33.0-result-detailed.json", "llmsweep-result.json"] {
+    for name in [
+        "vllm-0.33.0-result.json",
+        "vllm-0.33.0-result-detailed.json",
+        "llmsweep-result.json",
+    ] {
         let (text, map) = fixture(name);
         assert_eq!(to_python_json(&Value::Object(map)), text, "{name}");
     }
