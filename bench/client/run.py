@@ -62,6 +62,16 @@ def start_server(cmd, port):
     return proc
 
 
+def server_stats(port):
+    """The fixed server's own lateness since the last call (None if the server has no /stats)."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as resp:
+            return json.loads(resp.read())
+    except Exception:
+        return None
+
+
 def stop(proc):
     if proc.poll() is None:
         proc.terminate()
@@ -143,7 +153,9 @@ def main():
                 extra = ["--num-prompts", str(n), "--max-concurrency", str(c), "--num-warmups", str(c),
                          "--random-output-len", str(TOKENS), "--ignore-eos"]
                 print(f"[{time.strftime('%H:%M:%S')}] {name}: concurrency {c}, {n} prompts, load {os.getloadavg()[0]:.1f}", flush=True)
+                server_stats(port)
                 r, cpu, rss, wall = run_client(cmd, port, run_dir, f"{name}-c{c}", extra, env)
+                stats = server_stats(port)
                 tokens = r["total_output_tokens"] - base["total_output_tokens"]
                 row = {
                     "client": name, "concurrency": c, "prompts": n, "completed": r["completed"], "failed": r["failed"],
@@ -155,6 +167,10 @@ def main():
                     "cpu_s": cpu, "cpu_s_per_1k_tokens": (cpu - base_cpu) / tokens * 1000 if tokens > 0 else None,
                     "max_rss_mb": rss, "wall_s": wall, "loadavg_1m": os.getloadavg()[0],
                     "client_bound": r.get("client_bound"),
+                    # The server's own lateness (warmups included): what is left of the error
+                    # after subtracting it is the client's (plus the kernel's) share.
+                    "server_first_token_late_mean_ms": stats["first_token_late_ms"]["mean"] if stats else None,
+                    "server_token_late_p99_ms": stats["token_late_ms"]["p99"] if stats else None,
                 }
                 report["rows"].append(row)
                 print("   " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
@@ -184,12 +200,14 @@ def main():
 
 
 def print_markdown(report):
-    print("\n| client | streams | TTFT err mean / median / p99 (ms) | ITL err median / p99 (ms) | CPU s / 1k tok | max RSS (MB) | failed |")
-    print("|---|---:|---|---|---:|---:|---:|")
+    print("\n| client | streams | TTFT err mean / median / p99 (ms) | ITL err median / p99 (ms) | server late: 1st token mean / token p99 (ms) | CPU s / 1k tok | max RSS (MB) | load | failed |")
+    print("|---|---:|---|---|---|---:|---:|---:|---:|")
     for r in report["rows"]:
         cpu = f"{r['cpu_s_per_1k_tokens']:.3f}" if r["cpu_s_per_1k_tokens"] is not None else "-"
+        late = (f"{r['server_first_token_late_mean_ms']:.1f} / {r['server_token_late_p99_ms']:.1f}"
+                if r.get("server_first_token_late_mean_ms") is not None else "-")
         print(f"| {r['client']} | {r['concurrency']} | {r['ttft_err_mean_ms']:.1f} / {r['ttft_err_median_ms']:.1f} / {r['ttft_err_p99_ms']:.1f} "
-              f"| {r['itl_err_median_ms']:.2f} / {r['itl_err_p99_ms']:.2f} | {cpu} | {r['max_rss_mb']:.0f} | {r['failed']} |")
+              f"| {r['itl_err_median_ms']:.2f} / {r['itl_err_p99_ms']:.2f} | {late} | {cpu} | {r['max_rss_mb']:.0f} | {r['loadavg_1m']:.1f} | {r['failed']} |")
     if report["instant"]:
         print("\n| client | instant-server req/s | CPU s | max RSS (MB) |")
         print("|---|---:|---:|---:|")

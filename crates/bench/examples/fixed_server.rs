@@ -41,6 +41,7 @@ fn main() -> Result<(), String> {
         itl: Duration::from_secs_f64(itl_ms / 1000.0),
         tokens: (tokens > 0).then_some(tokens),
         model: ("fixed".into(), "llmsweep/fixed".into()),
+        record_requests: false,
         ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -273,7 +273,9 @@ impl BodyDecoder {
                         }
                         b'\r' => *saw_cr = true,
                         _ if *saw_cr => {
-                            return Err("malformed chunked body: CR without LF in chunk size".into());
+                            return Err(
+                                "malformed chunked body: CR without LF in chunk size".into()
+                            );
                         }
                         _ if *in_ext => {}
                         b';' | b' ' | b'\t' => *in_ext = true,

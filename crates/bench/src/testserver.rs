@@ -6,7 +6,8 @@
 //! deadlines, HTTP errors with a body, malformed SSE lines, invalid JSON chunks, connection
 //! resets mid-stream, streams that never finish, streams without usage, and events written one
 //! byte per TCP segment. It is not a vLLM simulator (`llmsweep sim` is); it only makes the
-//! client's inputs reproducible.
+//! client's inputs reproducible. `GET /stats` returns (and resets) how late the server itself
+//! sent its tokens, so a benchmark can separate server delay from client delay.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +60,8 @@ pub struct Behaviour {
     /// Close each connection after its response without saying so (no `Connection: close`),
     /// like a server whose keep-alive timer fired: the client's pooled connection goes stale.
     pub close_silently: bool,
+    /// Keep every request for [`TestServer::received`] (off for long benchmark runs).
+    pub record_requests: bool,
 }
 
 impl Default for Behaviour {
@@ -74,6 +77,7 @@ impl Default for Behaviour {
             fault_every: None,
             model: ("test-model".into(), "org/test-model".into()),
             close_silently: false,
+            record_requests: true,
         }
     }
 }
@@ -132,6 +136,7 @@ impl TestServer {
             behaviour,
             received: received.clone(),
             counter: Mutex::new(0),
+            lateness: Mutex::new(Lateness::default()),
         });
         let accepted = connections.clone();
         let task = tokio::spawn(async move {
@@ -174,6 +179,35 @@ struct Shared {
     behaviour: Behaviour,
     received: Arc<Mutex<Vec<Received>>>,
     counter: Mutex<usize>,
+    lateness: Mutex<Lateness>,
+}
+
+/// How late the server itself sent tokens (after its timer fired), so a benchmark can tell
+/// server delay from client delay. Served and reset by `GET /stats`.
+#[derive(Default)]
+struct Lateness {
+    first: Vec<f32>,
+    all: Vec<f32>,
+}
+
+impl Lateness {
+    fn record(&mut self, late: &[f32]) {
+        if let Some(&first) = late.first() {
+            self.first.push(first);
+        }
+        self.all.extend_from_slice(late);
+    }
+
+    fn take_json(&mut self) -> String {
+        let summary = |v: &mut Vec<f32>| {
+            let mut ms: Vec<f64> = v.drain(..).map(|x| x as f64 * 1000.0).collect();
+            ms.sort_by(f64::total_cmp);
+            let s = crate::stats::Summary::of(&ms, &[99.0]);
+            serde_json::json!({"count": ms.len(), "mean": s.mean, "median": s.median, "p99": s.percentiles[0].1,
+                               "max": ms.last().copied().unwrap_or(0.0)})
+        };
+        serde_json::json!({"first_token_late_ms": summary(&mut self.first), "token_late_ms": summary(&mut self.all)}).to_string()
+    }
 }
 
 async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
@@ -182,10 +216,19 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         let Some(request) = read_request(&mut stream, &mut buf).await else {
             return;
         };
-        if let Ok(mut r) = shared.received.lock() {
+        if shared.behaviour.record_requests
+            && let Ok(mut r) = shared.received.lock()
+        {
             r.push(request.clone());
         }
-        let keep_going = if request.line.starts_with("GET /v1/models") {
+        let keep_going = if request.line.starts_with("GET /stats") {
+            let body = shared
+                .lateness
+                .lock()
+                .map(|mut l| l.take_json())
+                .unwrap_or_default();
+            write_plain(&mut stream, 200, &body).await
+        } else if request.line.starts_with("GET /v1/models") {
             let (id, root) = &shared.behaviour.model;
             let body = serde_json::json!({"object": "list", "data": [{"id": id, "object": "model", "root": root}]}).to_string();
             write_plain(&mut stream, 200, &body).await
@@ -194,11 +237,14 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 *c += 1;
                 *c - 1
             });
-            stream_completion(&mut stream, &shared.behaviour, &request, index.unwrap_or(0)).await
+            stream_completion(&mut stream, &shared, &request, index.unwrap_or(0)).await
         } else {
             write_plain(&mut stream, 404, "{\"error\": \"not found\"}").await
         };
-        if !keep_going || shared.behaviour.close_silently {
+        let client_closes = request
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        if !keep_going || client_closes || shared.behaviour.close_silently {
             return;
         }
     }
@@ -295,11 +341,12 @@ impl ChunkWriter<'_> {
 
 async fn stream_completion(
     stream: &mut TcpStream,
-    b: &Behaviour,
+    shared: &Shared,
     request: &Received,
     index: usize,
 ) -> bool {
     let start = Instant::now();
+    let b = &shared.behaviour;
     let body = request.json();
     let chat = request.line.contains("chat/completions");
     let faulty = match (b.fault_every, b.fault_first) {
@@ -335,6 +382,7 @@ async fn stream_completion(
         return false;
     }
     let n_tokens = if fault == Fault::NoTokens { 0 } else { tokens };
+    let mut late: Vec<f32> = Vec::with_capacity(n_tokens);
     for k in 0..n_tokens {
         match fault {
             Fault::MalformedLine(after) if after == k => {
@@ -350,7 +398,13 @@ async fn stream_completion(
             }
             _ => {}
         }
-        tokio::time::sleep_until((start + b.ttft + b.itl * k as u32).into()).await;
+        let deadline = start + b.ttft + b.itl * k as u32;
+        tokio::time::sleep_until(deadline.into()).await;
+        late.push(
+            Instant::now()
+                .saturating_duration_since(deadline)
+                .as_secs_f32(),
+        );
         let finish = if k + 1 == n_tokens {
             "\"length\""
         } else {
@@ -368,6 +422,9 @@ async fn stream_completion(
         if !w.send(&event).await {
             return false;
         }
+    }
+    if let Ok(mut stats) = shared.lateness.lock() {
+        stats.record(&late);
     }
     if fault == Fault::NeverFinish {
         std::future::pending::<()>().await;

@@ -563,3 +563,38 @@ async fn a_pooled_connection_closed_by_the_server_is_replaced() {
         "the stale connection carried no request to the server"
     );
 }
+
+#[tokio::test]
+async fn test_server_reports_its_own_lateness() {
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    bench(&config(&server, 2)).await;
+    let model = llmsweep_bench::discovery::fetch_first_model(
+        &server.base_url(),
+        &[],
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(model.id, "test-model");
+    let stats = tokio::task::spawn_blocking({
+        let addr = server.addr();
+        move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut text = String::new();
+            s.read_to_string(&mut text).unwrap();
+            text
+        }
+    })
+    .await
+    .unwrap();
+    let body: Value = serde_json::from_str(stats.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["first_token_late_ms"]["count"], json!(2));
+    assert_eq!(body["token_late_ms"]["count"], json!(6));
+}
