@@ -19,6 +19,7 @@ use crate::dataset::{self, DatasetSpec};
 use crate::discovery;
 use crate::metrics;
 use crate::result::{self, ClientHealth, ResultInputs, RunHeader, StatsSelection, percentile_word};
+use crate::result_file;
 use crate::runner::{self, Observer, PreparedRequest};
 use crate::schedule::{self, RateProfile};
 use crate::summary;
@@ -323,12 +324,12 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         .collect();
     let summary = summary::render(&result, &words);
     let path = if cfg.output.save_result || cfg.output.append_result {
-        let path = result::result_path(
+        let path = result_file::result_path(
             &header,
             cfg.output.result_dir.as_deref(),
             cfg.output.result_filename.as_deref(),
         );
-        result::write(&path, &result, cfg.output.append_result)?;
+        result_file::write(&path, &result, cfg.output.append_result)?;
         Some(path)
     } else {
         None

@@ -114,6 +114,74 @@ pub struct BenchConfig {
     pub output: OutputOptions,
 }
 
+/// `vllm bench serve`'s `--backend` choices (0.33); llmsweep implements vllm, openai and
+/// openai-chat and rejects the others by name.
+pub const VLLM_BACKENDS: [&str; 12] = [
+    "vllm",
+    "openai",
+    "openai-chat",
+    "openai-audio",
+    "openai-embeddings",
+    "openai-embeddings-chat",
+    "openai-embeddings-clip",
+    "openai-embeddings-vlm2vec",
+    "infinity-embeddings",
+    "infinity-embeddings-clip",
+    "vllm-pooling",
+    "vllm-rerank",
+];
+
+/// `vllm bench serve` (0.33) flags that llmsweep does not implement (without the leading
+/// `--`). The CLI accepts them only to reject them by name: a dropped flag would report a
+/// benchmark nobody ran.
+pub const VLLM_FLAGS_NOT_IMPLEMENTED: &[&str] = &[
+    "insecure",
+    "trust-remote-code",
+    "use-beam-search",
+    "lora-modules",
+    "lora-assignment",
+    "probe-request-rate",
+    "profile",
+    "plot-timeline",
+    "timeline-itl-thresholds",
+    "plot-dataset-stats",
+    "no-stream",
+    "enable-multimodal-chat",
+    "chat-template-kwargs",
+    "custom-ensure-client-side-data",
+    "random-batch-size",
+    "no-reranker",
+    "random-mm-base-items-per-request",
+    "random-mm-num-mm-items-range-ratio",
+    "random-mm-limit-mm-per-prompt",
+    "random-mm-bucket-config",
+    "hf-subset",
+    "hf-split",
+    "hf-name",
+    "hf-output-len",
+    "spec-bench-output-len",
+    "spec-bench-category",
+    "speed-bench-category",
+    "speed-bench-dataset-subset",
+    "speed-bench-output-len",
+    "timed-trace-chunk-hash-size",
+    "timed-trace-sec-multiplier",
+    "timed-trace-label-timestamp",
+    "timed-trace-label-input-length",
+    "timed-trace-label-output-length",
+    "timed-trace-label-hash-ids",
+    "self-timed",
+    "no-self-timed",
+    "asr-max-audio-len-sec",
+    "asr-min-audio-len-sec",
+    "bfcl-categories",
+    "blazedit-min-distance",
+    "blazedit-max-distance",
+    "sonnet-input-len",
+    "sonnet-output-len",
+    "sonnet-prefix-len",
+];
+
 /// vLLM's allowed `--percentile-metrics` names.
 pub const PERCENTILE_METRICS: &[&str] = &[
     "ttft",

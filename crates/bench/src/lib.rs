@@ -25,6 +25,7 @@ pub mod http1;
 pub mod metrics;
 pub mod pyjson;
 pub mod result;
+pub mod result_file;
 pub mod runner;
 pub mod schedule;
 pub mod sse;

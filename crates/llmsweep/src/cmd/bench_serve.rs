@@ -33,7 +33,7 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 pub struct Flags {
     /// API flavour: vllm and openai use /v1/completions, openai-chat /v1/chat/completions.
-    #[arg(long, default_value = "openai", value_parser = PossibleValuesParser::new(BACKENDS))]
+    #[arg(long, default_value = "openai", value_parser = PossibleValuesParser::new(cfg::VLLM_BACKENDS))]
     pub backend: String,
     /// Server base URL (e.g. http://127.0.0.1:8000); overrides --host/--port.
     #[arg(long)]
@@ -228,77 +228,13 @@ pub struct Flags {
     pub unimplemented: UnimplementedFlags,
 }
 
-const BACKENDS: [&str; 12] = [
-    "vllm",
-    "openai",
-    "openai-chat",
-    "openai-audio",
-    "openai-embeddings",
-    "openai-embeddings-chat",
-    "openai-embeddings-clip",
-    "openai-embeddings-vlm2vec",
-    "infinity-embeddings",
-    "infinity-embeddings-clip",
-    "vllm-pooling",
-    "vllm-rerank",
-];
-
-/// `vllm bench serve` (0.33) flags that llmsweep does not implement.
-const UNIMPLEMENTED: &[&str] = &[
-    "insecure",
-    "trust-remote-code",
-    "use-beam-search",
-    "lora-modules",
-    "lora-assignment",
-    "probe-request-rate",
-    "profile",
-    "plot-timeline",
-    "timeline-itl-thresholds",
-    "plot-dataset-stats",
-    "no-stream",
-    "enable-multimodal-chat",
-    "chat-template-kwargs",
-    "custom-ensure-client-side-data",
-    "random-batch-size",
-    "no-reranker",
-    "random-mm-base-items-per-request",
-    "random-mm-num-mm-items-range-ratio",
-    "random-mm-limit-mm-per-prompt",
-    "random-mm-bucket-config",
-    "hf-subset",
-    "hf-split",
-    "hf-name",
-    "hf-output-len",
-    "spec-bench-output-len",
-    "spec-bench-category",
-    "speed-bench-category",
-    "speed-bench-dataset-subset",
-    "speed-bench-output-len",
-    "timed-trace-chunk-hash-size",
-    "timed-trace-sec-multiplier",
-    "timed-trace-label-timestamp",
-    "timed-trace-label-input-length",
-    "timed-trace-label-output-length",
-    "timed-trace-label-hash-ids",
-    "self-timed",
-    "no-self-timed",
-    "asr-max-audio-len-sec",
-    "asr-min-audio-len-sec",
-    "bfcl-categories",
-    "blazedit-min-distance",
-    "blazedit-max-distance",
-    "sonnet-input-len",
-    "sonnet-output-len",
-    "sonnet-prefix-len",
-];
-
 /// The unimplemented vLLM flags that were given, by name.
 #[derive(Debug, Clone, Default)]
 pub struct UnimplementedFlags(pub Vec<String>);
 
 impl FromArgMatches for UnimplementedFlags {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let given = UNIMPLEMENTED
+        let given = cfg::VLLM_FLAGS_NOT_IMPLEMENTED
             .iter()
             .filter(|name| {
                 matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
@@ -316,15 +252,17 @@ impl FromArgMatches for UnimplementedFlags {
 
 impl clap::Args for UnimplementedFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        UNIMPLEMENTED.iter().fold(cmd, |cmd, name| {
-            cmd.arg(
-                clap::Arg::new(*name)
-                    .long(*name)
-                    .hide(true)
-                    .num_args(0..)
-                    .action(ArgAction::Set),
-            )
-        })
+        cfg::VLLM_FLAGS_NOT_IMPLEMENTED
+            .iter()
+            .fold(cmd, |cmd, name| {
+                cmd.arg(
+                    clap::Arg::new(*name)
+                        .long(*name)
+                        .hide(true)
+                        .num_args(0..)
+                        .action(ArgAction::Set),
+                )
+            })
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
