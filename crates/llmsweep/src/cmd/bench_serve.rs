@@ -530,8 +530,15 @@ impl Observer for Progress {
             return;
         }
         let bar = ProgressBar::new(total as u64);
-        let style = ProgressStyle::with_template("{prefix} {percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{prefix} {percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed_precise}<{eta_precise}, {rate}]",
+        )
+        .map(|s| {
+            s.with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.2} req/s", state.per_sec());
+            })
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(phase.to_string());
         if let Ok(mut slot) = self.bar.lock() {
