@@ -98,19 +98,7 @@ mod tests {
     use serde_json::json;
 
     fn header() -> RunHeader {
-        RunHeader {
-            date: "20261127-214701".into(),
-            backend: "openai".into(),
-            label: None,
-            model_id: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
-            tokenizer_id: Some("tok".into()),
-            num_prompts: 2,
-            metadata: vec![],
-            request_rate: f64::INFINITY,
-            burstiness: 1.0,
-            max_concurrency: Some(4),
-            ramp: None,
-        }
+        crate::result::sample_header()
     }
 
     #[test]

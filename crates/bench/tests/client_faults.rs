@@ -159,8 +159,12 @@ async fn http_errors_are_failed_requests_with_their_message() {
     }
 }
 
-async fn single_failure(behaviour: Behaviour, timeout_s: f64) -> String {
-    let server = serve(behaviour).await;
+async fn single_failure(fault: Fault, timeout_s: f64) -> String {
+    let server = serve(Behaviour {
+        fault,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&server, 1);
     cfg.request_timeout_s = timeout_s;
     cfg.output.save_detailed = true;
@@ -176,14 +180,7 @@ async fn single_failure(behaviour: Behaviour, timeout_s: f64) -> String {
 
 #[tokio::test]
 async fn malformed_sse_line_fails_the_request() {
-    let err = single_failure(
-        Behaviour {
-            fault: Fault::MalformedLine(2),
-            ..Default::default()
-        },
-        30.0,
-    )
-    .await;
+    let err = single_failure(Fault::MalformedLine(2), 30.0).await;
     assert!(
         err.contains("malformed SSE line") && err.contains("this line is not server-sent events"),
         "{err}"
@@ -192,14 +189,7 @@ async fn malformed_sse_line_fails_the_request() {
 
 #[tokio::test]
 async fn invalid_json_chunk_fails_the_request() {
-    let err = single_failure(
-        Behaviour {
-            fault: Fault::InvalidJson(1),
-            ..Default::default()
-        },
-        30.0,
-    )
-    .await;
+    let err = single_failure(Fault::InvalidJson(1), 30.0).await;
     assert!(
         err.contains("invalid JSON chunk after 1 token chunks"),
         "{err}"
@@ -208,14 +198,7 @@ async fn invalid_json_chunk_fails_the_request() {
 
 #[tokio::test]
 async fn connection_reset_mid_stream_fails_the_request() {
-    let err = single_failure(
-        Behaviour {
-            fault: Fault::ResetAfter(2),
-            ..Default::default()
-        },
-        30.0,
-    )
-    .await;
+    let err = single_failure(Fault::ResetAfter(2), 30.0).await;
     assert!(
         err.contains("stream broke after 2 token chunks") || err.contains("connection"),
         "{err}"
@@ -224,14 +207,7 @@ async fn connection_reset_mid_stream_fails_the_request() {
 
 #[tokio::test]
 async fn stream_without_done_times_out() {
-    let err = single_failure(
-        Behaviour {
-            fault: Fault::NeverFinish,
-            ..Default::default()
-        },
-        0.3,
-    )
-    .await;
+    let err = single_failure(Fault::NeverFinish, 0.3).await;
     assert!(
         err.contains("timed out after 0.300 s (--request-timeout), after 4 token chunks"),
         "{err}"
@@ -240,14 +216,7 @@ async fn stream_without_done_times_out() {
 
 #[tokio::test]
 async fn a_200_without_tokens_is_vllms_failure() {
-    let err = single_failure(
-        Behaviour {
-            fault: Fault::NoTokens,
-            ..Default::default()
-        },
-        30.0,
-    )
-    .await;
+    let err = single_failure(Fault::NoTokens, 30.0).await;
     assert_eq!(err, llmsweep_bench::client::NO_TOKEN_ERROR);
 }
 

@@ -6,50 +6,17 @@ use std::process::Output;
 use llmsweep_bench::testserver::{Behaviour, Fault, TestServer};
 use serde_json::{Map, Value};
 
-/// vLLM 0.33's keys for `--percentile-metrics ttft,tpot,itl,e2el` without `--save-detailed`,
-/// in order (the real file in tests/fixtures of llmsweep-bench has the same set).
-const VLLM_KEYS: &[&str] = &[
-    "date",
-    "endpoint_type",
-    "backend",
-    "label",
-    "model_id",
-    "tokenizer_id",
-    "num_prompts",
-    "request_rate",
-    "burstiness",
-    "max_concurrency",
-    "duration",
-    "completed",
-    "failed",
-    "total_input_tokens",
-    "total_output_tokens",
-    "request_throughput",
-    "request_goodput",
-    "output_throughput",
-    "total_token_throughput",
-    "latencies",
-    "queue_times",
-    "max_output_tokens_per_s",
-    "max_concurrent_requests",
-    "rtfx",
-    "mean_ttft_ms",
-    "median_ttft_ms",
-    "std_ttft_ms",
-    "p99_ttft_ms",
-    "mean_tpot_ms",
-    "median_tpot_ms",
-    "std_tpot_ms",
-    "p99_tpot_ms",
-    "mean_itl_ms",
-    "median_itl_ms",
-    "std_itl_ms",
-    "p99_itl_ms",
-    "mean_e2el_ms",
-    "median_e2el_ms",
-    "std_e2el_ms",
-    "p99_e2el_ms",
-];
+/// The keys of a real `vllm bench serve` 0.33.0 result (`--percentile-metrics
+/// ttft,tpot,itl,e2el`, `--max-concurrency`, no `--save-detailed`), in its order.
+fn vllm_keys() -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bench/tests/fixtures/vllm-0.33.0-result.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the vLLM fixture");
+    let file: Map<String, Value> = serde_json::from_str(&text).expect("valid JSON");
+    file.keys().cloned().collect()
+}
 
 /// Run the binary with `args` (plus `env`) off the async runtime, so the server keeps serving.
 async fn llmsweep(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
@@ -134,8 +101,9 @@ async fn sweep_invocation_writes_vllm_keys_in_order() {
     );
     let (text, r) = read_result(&dir.path().join("run=0.json"));
     let keys: Vec<&str> = r.keys().map(String::as_str).collect();
-    assert_eq!(&keys[..VLLM_KEYS.len()], VLLM_KEYS);
-    let ours = &keys[VLLM_KEYS.len()..];
+    let vllm = vllm_keys();
+    assert_eq!(keys[..vllm.len()], vllm[..]);
+    let ours = &keys[vllm.len()..];
     assert!(
         ours.contains(&"mean_e2el_from_schedule_ms")
             && ours.contains(&"p99_send_lag_ms")
