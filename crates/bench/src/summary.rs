@@ -14,69 +14,36 @@ pub fn render(result: &Map<String, Value>, percentile_words: &[String]) -> Strin
         let _ = writeln!(s, "{label:<40} {value:<10}");
     };
     let _ = writeln!(s, "{:=^50}", " Serving Benchmark Result ");
-    line(
-        &mut s,
-        "Successful requests:",
-        format!("{}", num("completed") as u64),
-    );
-    line(
-        &mut s,
-        "Failed requests:",
-        format!("{}", num("failed") as u64),
-    );
-    if let Some(mc) = get("max_concurrency").and_then(Value::as_u64) {
-        line(&mut s, "Maximum request concurrency:", mc.to_string());
+    // (label, key, decimals): a key whose value is not a number (a null concurrency or goodput,
+    // the "inf" rate) is left out, as vLLM leaves those lines out.
+    let rows: [(&str, &str, usize); 13] = [
+        ("Successful requests:", "completed", 0),
+        ("Failed requests:", "failed", 0),
+        ("Maximum request concurrency:", "max_concurrency", 0),
+        ("Request rate configured (RPS):", "request_rate", 2),
+        ("Benchmark duration (s):", "duration", 2),
+        ("Total input tokens:", "total_input_tokens", 0),
+        ("Total generated tokens:", "total_output_tokens", 0),
+        ("Request throughput (req/s):", "request_throughput", 2),
+        ("Request goodput (req/s):", "request_goodput", 2),
+        ("Output token throughput (tok/s):", "output_throughput", 2),
+        (
+            "Peak output token throughput (tok/s):",
+            "max_output_tokens_per_s",
+            2,
+        ),
+        ("Peak concurrent requests:", "max_concurrent_requests", 2),
+        (
+            "Total token throughput (tok/s):",
+            "total_token_throughput",
+            2,
+        ),
+    ];
+    for (label, key, decimals) in rows {
+        if let Some(value) = get(key).and_then(Value::as_f64) {
+            line(&mut s, label, format!("{value:.decimals$}"));
+        }
     }
-    if let Some(rate) = get("request_rate").and_then(Value::as_f64) {
-        line(
-            &mut s,
-            "Request rate configured (RPS):",
-            format!("{rate:.2}"),
-        );
-    }
-    line(
-        &mut s,
-        "Benchmark duration (s):",
-        format!("{:.2}", num("duration")),
-    );
-    line(
-        &mut s,
-        "Total input tokens:",
-        format!("{}", num("total_input_tokens") as u64),
-    );
-    line(
-        &mut s,
-        "Total generated tokens:",
-        format!("{}", num("total_output_tokens") as u64),
-    );
-    line(
-        &mut s,
-        "Request throughput (req/s):",
-        format!("{:.2}", num("request_throughput")),
-    );
-    if let Some(goodput) = get("request_goodput").and_then(Value::as_f64) {
-        line(&mut s, "Request goodput (req/s):", format!("{goodput:.2}"));
-    }
-    line(
-        &mut s,
-        "Output token throughput (tok/s):",
-        format!("{:.2}", num("output_throughput")),
-    );
-    line(
-        &mut s,
-        "Peak output token throughput (tok/s):",
-        format!("{:.2}", num("max_output_tokens_per_s")),
-    );
-    line(
-        &mut s,
-        "Peak concurrent requests:",
-        format!("{:.2}", num("max_concurrent_requests")),
-    );
-    line(
-        &mut s,
-        "Total token throughput (tok/s):",
-        format!("{:.2}", num("total_token_throughput")),
-    );
     let blocks = [
         ("ttft", "TTFT", "Time to First Token"),
         ("tpot", "TPOT", "Time per Output Token (excl. 1st token)"),
