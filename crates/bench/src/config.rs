@@ -136,7 +136,6 @@ pub const VLLM_BACKENDS: [&str; 12] = [
 /// benchmark nobody ran.
 pub const VLLM_FLAGS_NOT_IMPLEMENTED: &[&str] = &[
     "insecure",
-    "trust-remote-code",
     "use-beam-search",
     "lora-modules",
     "lora-assignment",

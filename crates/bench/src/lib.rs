@@ -7,6 +7,22 @@
 //! `json.dump`). [`bench::run`] drives it all from a [`config::BenchConfig`]; the CLI crate only
 //! maps flags onto that struct and prints. This crate depends on no other llmsweep crate.
 //!
+//! The HTTP side is [`http1`]: each request's own task reads its socket and timestamps the
+//! bytes before parsing them. [`testserver`] is a fault-injecting streaming server for tests and
+//! the speed benchmark (`examples/fixed_server.rs`, `bench/client/`).
+//!
+//! Keys written after vLLM's (never one of vLLM's names):
+//! - `{mean,median,std,pP}_ttft_from_schedule_ms`, `…_e2el_from_schedule_ms`: TTFT and E2EL
+//!   measured from each request's *intended* send time, so queueing behind the concurrency
+//!   limit or a late client is not hidden (coordinated omission).
+//! - `{mean,p99,max}_send_lag_ms`: actual − intended send time (includes the wait for a
+//!   `--max-concurrency` slot); `{mean,p99,max}_dispatch_lag_ms`: how late the dispatcher
+//!   released requests; `{mean,p99,max}_wakeup_lag_ms`: how late the runtime woke a 5 ms probe
+//!   timer (saturation).
+//! - `itl_same_read_fraction`: share of inter-token gaps of exactly 0 (chunks in one read).
+//! - `client_bound`: `true` when the p99 wake-up lag, or (with a finite rate) the p99 dispatch
+//!   lag, exceeds 5 ms; also printed as a warning.
+//!
 //! ```no_run
 //! # async fn demo(cfg: llmsweep_bench::config::BenchConfig) -> anyhow::Result<()> {
 //! let report = llmsweep_bench::bench::run(&cfg, std::sync::Arc::new(llmsweep_bench::runner::Silent)).await?;

@@ -62,6 +62,10 @@ pub struct Flags {
     /// Tokenizer mode; only `auto` (a tokenizer.json) is supported.
     #[arg(long, default_value = "auto")]
     pub tokenizer_mode: String,
+    /// Accepted for compatibility and changes nothing: llmsweep reads only tokenizer.json
+    /// files, which hold no code to trust.
+    #[arg(long)]
+    pub trust_remote_code: bool,
     /// Use no tokenizer: no TTFT/TPOT/ITL statistics, as in vLLM.
     #[arg(long)]
     pub skip_tokenizer_init: bool,
