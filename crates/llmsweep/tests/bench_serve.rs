@@ -450,3 +450,62 @@ async fn default_file_name_and_append() {
         assert_eq!(serde_json::from_str::<Value>(line).unwrap()["completed"], 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detailed_goodput_and_skip_tokenizer_init() {
+    let srv = server(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [
+        "--max-concurrency",
+        "4",
+        "--num-prompts",
+        "4",
+        "--random-input-len",
+        "8",
+        "--save-detailed",
+        "--goodput",
+        "ttft:60000",
+        "e2el:60000",
+    ];
+    let out = llmsweep(sweep_args(&srv, dir.path(), &extra), vec![]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Request goodput (req/s):"));
+    let (_, r) = read_result(&dir.path().join("run=0.json"));
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bench/tests/fixtures/vllm-0.33.0-result-detailed.json"
+    );
+    let vllm: Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let keys: Vec<&String> = r.keys().collect();
+    let vllm_keys: Vec<&String> = vllm.keys().collect();
+    assert_eq!(
+        keys[..vllm_keys.len()],
+        vllm_keys[..],
+        "--save-detailed keys and order"
+    );
+    assert_eq!(
+        r["request_goodput"], r["request_throughput"],
+        "every request meets a 60 s SLO"
+    );
+
+    let extra = [
+        "--num-prompts",
+        "2",
+        "--random-input-len",
+        "8",
+        "--skip-tokenizer-init",
+    ];
+    let out = llmsweep(sweep_args(&srv, dir.path(), &extra), vec![]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, r) = read_result(&dir.path().join("run=0.json"));
+    assert_eq!(r["tokenizer_id"], Value::Null);
+    assert!(
+        !r.contains_key("mean_ttft_ms") && r.contains_key("mean_e2el_ms"),
+        "vLLM drops TTFT/TPOT/ITL without a tokenizer"
+    );
+}
