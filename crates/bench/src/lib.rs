@@ -32,6 +32,7 @@
 
 pub mod bench;
 pub mod body;
+pub mod chat_template;
 pub mod chunk;
 pub mod client;
 pub mod config;

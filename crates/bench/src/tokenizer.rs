@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::chat_template::ChatTemplate;
+
 /// A local tokenizer and the facts about it that vLLM's datasets use.
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
@@ -10,6 +12,7 @@ pub struct TextTokenizer {
     vocab_size: usize,
     special_ids: Vec<u32>,
     num_special_to_add: usize,
+    chat_template: Option<ChatTemplate>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -61,12 +64,14 @@ impl TextTokenizer {
                         path.display()
                     )
                 })?;
+        let chat_template = ChatTemplate::beside(&path)?;
         Ok(TextTokenizer {
             inner,
             path,
             vocab_size,
             special_ids,
             num_special_to_add,
+            chat_template,
         })
     }
 
@@ -98,6 +103,21 @@ impl TextTokenizer {
             .map_err(|e| anyhow::anyhow!("tokenizer {}: encode failed: {e}", self.path.display()))
     }
 
+    /// The prompt wrapped in the model's chat template as one user message, with the
+    /// generation prompt (vLLM's custom dataset). An error when the tokenizer folder has no
+    /// `tokenizer_config.json` with a `chat_template`.
+    pub fn apply_chat_template(&self, prompt: &str) -> anyhow::Result<String> {
+        let template = self.chat_template.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no chat_template in the tokenizer_config.json beside it (pass --skip-chat-template to send prompts as they are)",
+                self.path.display()
+            )
+        })?;
+        template
+            .render_user_prompt(prompt)
+            .map_err(|e| anyhow::anyhow!("chat template of {}: {e}", self.path.display()))
+    }
+
     /// Text of `ids`, special tokens kept (`tokenizer.decode(ids)`).
     pub fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
         self.inner
@@ -112,6 +132,11 @@ pub(crate) mod test_support {
 
     /// The offline SmolLM2 tokenizer shared with the other rooms.
     pub const SMOLLM2: &str = "/work/shared/data/tokenizers/smollm2";
+
+    /// Its tokenizer.json, when the shared data folder is there.
+    pub fn smollm2_file() -> Option<std::path::PathBuf> {
+        smollm2().map(|t| t.path().to_path_buf())
+    }
 
     /// Load it, or `None` when the shared data folder is missing (tests then skip that case
     /// with a message rather than fail on a machine without it).

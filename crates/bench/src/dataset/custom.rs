@@ -3,8 +3,8 @@
 //! vLLM's rules: `.jsonl` only, `prompt` required, rows shuffled with the seed unless
 //! `--disable-shuffle`, `--num-prompts <= 0` uses every row, the output length is
 //! `--custom-output-len` (default 256) or the row's `output_tokens` when that flag is -1.
-//! vLLM wraps each prompt in the model's chat template unless `--skip-chat-template`; llmsweep
-//! has no template engine, so it requires that flag rather than send different prompts.
+//! Unless `--skip-chat-template`, each prompt is wrapped in the model's chat template (from the
+//! `tokenizer_config.json` beside `--tokenizer`), as vLLM does.
 
 use std::path::PathBuf;
 
@@ -48,13 +48,17 @@ pub(super) fn sample(
             "the custom dataset must be a JSON Lines file ending in .jsonl".into(),
         ));
     }
-    if !p.skip_chat_template {
-        return Err(DatasetError::Invalid(
-            "--dataset-name custom: vLLM applies the model's chat template to each prompt, which llmsweep does not \
-             implement; pass --skip-chat-template to send the prompts as they are"
-                .into(),
-        ));
-    }
+    let template = match (p.skip_chat_template, tok) {
+        (true, _) => None,
+        (false, Some(t)) => Some(t),
+        (false, None) => {
+            return Err(DatasetError::Invalid(
+                "--dataset-name custom wraps each prompt in the model's chat template: pass --tokenizer (a folder with \
+                 tokenizer.json and tokenizer_config.json), or --skip-chat-template to send the prompts as they are"
+                    .into(),
+            ));
+        }
+    };
     let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io {
         path: p.path.clone(),
         source,
@@ -117,13 +121,17 @@ pub(super) fn sample(
                 ));
             }
         };
+        let prompt = match template {
+            Some(t) => t.apply_chat_template(&row.prompt)?,
+            None => row.prompt,
+        };
         let prompt_len = match tok {
-            Some(t) => t.encode(&row.prompt, true)?.len() as u64,
+            Some(t) => t.encode(&prompt, true)?.len() as u64,
             None => 0,
         };
         let id = format!("{}{}", common.request_id_prefix, samples.len());
         samples.push(SampleRequest {
-            prompt: Prompt::Text(row.prompt),
+            prompt: Prompt::Text(prompt),
             prompt_len,
             expected_output_len,
             request_id: Some(id),
@@ -220,7 +228,33 @@ mod tests {
     }
 
     #[test]
-    fn requires_jsonl_and_skip_chat_template() {
+    fn chat_template_wraps_prompts_with_smollm2() {
+        let Some(tok) = crate::tokenizer::test_support::smollm2() else {
+            return eprintln!("skipped: smollm2 tokenizer not found");
+        };
+        let f = jsonl("{\"prompt\": \"What is 2+2?\"}\n");
+        let p = CustomParams {
+            skip_chat_template: false,
+            ..params(&f, Some(4))
+        };
+        let reqs = sample(&p, &common(1), Some(&tok)).unwrap();
+        let Prompt::Text(text) = &reqs[0].prompt else {
+            unreachable!()
+        };
+        assert!(
+            text.starts_with("<|im_start|>system\n")
+                && text
+                    .ends_with("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"),
+            "{text}"
+        );
+        assert_eq!(
+            reqs[0].prompt_len,
+            tok.encode(text, true).unwrap().len() as u64
+        );
+    }
+
+    #[test]
+    fn requires_jsonl_and_a_template_or_skip_chat_template() {
         let f = jsonl("{\"prompt\": \"a\"}\n");
         let with_template = CustomParams {
             skip_chat_template: false,

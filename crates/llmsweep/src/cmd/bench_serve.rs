@@ -112,7 +112,7 @@ pub struct Flags {
     /// Custom: output length; -1 uses each row's output_tokens.
     #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
     pub custom_output_len: i64,
-    /// Custom: send prompts without the model's chat template (required by llmsweep).
+    /// Custom: send prompts without the model's chat template.
     #[arg(long)]
     pub skip_chat_template: bool,
     /// Prefix repetition: prefix tokens.
