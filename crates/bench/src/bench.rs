@@ -72,6 +72,24 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         None => bail!("{api_url}: expected an http:// URL"),
     }
     let headers = request_headers(cfg)?;
+    if cfg.common.num_prompts == 0 && !matches!(cfg.dataset, DatasetSpec::Custom(_)) {
+        bail!(
+            "--num-prompts must be at least 1 (got {})",
+            cfg.num_prompts_flag
+        );
+    }
+
+    // Local work first, so a bad tokenizer or dataset file is reported before the server is
+    // contacted, unless the tokenizer can only come from the discovered model.
+    let local_first = cfg.tokenizer.is_some() || cfg.skip_tokenizer_init || cfg.model.is_some();
+    let local_data = if local_first {
+        Some(tokenizer_and_samples(
+            cfg,
+            cfg.model.as_deref().unwrap_or(""),
+        )?)
+    } else {
+        None
+    };
 
     // Reach the server; find the model. With a readiness timeout, keep trying until it passes.
     let ready_timeout = Duration::from_secs(cfg.ready_check_timeout_s);
@@ -109,21 +127,15 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         }
     };
 
-    let tokenizer = load_tokenizer(cfg, &model_id)?;
+    let (tokenizer, samples) = match local_data {
+        Some(data) => data,
+        None => tokenizer_and_samples(cfg, &model_id)?,
+    };
     let tokenizer_id = if cfg.skip_tokenizer_init {
         None
     } else {
         Some(cfg.tokenizer.clone().unwrap_or_else(|| model_id.clone()))
     };
-
-    if cfg.common.num_prompts == 0 && !matches!(cfg.dataset, DatasetSpec::Custom(_)) {
-        bail!(
-            "--num-prompts must be at least 1 (got {})",
-            cfg.num_prompts_flag
-        );
-    }
-    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref())
-        .context("cannot build the dataset")?;
     let template = BodyTemplate {
         api,
         model: model_name,
@@ -368,6 +380,17 @@ fn request_headers(cfg: &BenchConfig) -> anyhow::Result<Vec<(HeaderName, HeaderV
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// The tokenizer (for `model_id`, when it names a local folder) and the dataset's requests.
+fn tokenizer_and_samples(
+    cfg: &BenchConfig,
+    model_id: &str,
+) -> anyhow::Result<(Option<TextTokenizer>, Vec<dataset::SampleRequest>)> {
+    let tokenizer = load_tokenizer(cfg, model_id)?;
+    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref())
+        .context("cannot build the dataset")?;
+    Ok((tokenizer, samples))
 }
 
 /// `--tokenizer` (must load), else the model when it is a local folder with a tokenizer.
