@@ -23,6 +23,19 @@
 //! - `client_bound`: `true` when the p99 wake-up lag, or (with a finite rate) the p99 dispatch
 //!   lag, exceeds 5 ms; also printed as a warning.
 //!
+//! Known differences from `vllm bench serve` 0.33.0 (same keys and formulas otherwise):
+//! - `max_concurrent_requests` is the exact peak (a sweep line over `[start, end)`, as in
+//!   vLLM's newest source); 0.33.0 counts requests per one-second bucket, which overcounts
+//!   (16 against 4 in `tests/fixtures`).
+//! - Arrival gaps and random prompts come from a seeded ChaCha generator, not numpy's streams:
+//!   same distributions and lengths, different draws. Without a tokenizer, random prompts are
+//!   token ids from `[1000, 30000)`; prompts are not re-aligned through the server's
+//!   `/tokenize` endpoint.
+//! - Errors read `HTTP 500 Internal Server Error: <body>` or a one-line cause instead of the
+//!   reason phrase or a Python traceback; `start_times` count from the start of the run.
+//! - Not written: `server_queue_times` / `server_ttfts` (detailed only), the `spec_decode_*`,
+//!   `diffusion_*` and `probe_*` keys.
+//!
 //! ```no_run
 //! # async fn demo(cfg: llmsweep_bench::config::BenchConfig) -> anyhow::Result<()> {
 //! let report = llmsweep_bench::bench::run(&cfg, std::sync::Arc::new(llmsweep_bench::runner::Silent)).await?;
