@@ -22,6 +22,7 @@ use crate::result::{self, ClientHealth, ResultInputs, RunHeader, StatsSelection,
 use crate::result_file;
 use crate::runner::{self, Observer, PreparedRequest};
 use crate::schedule::{self, RateProfile};
+use crate::spec_decode::{self, SpecDecodeCounters};
 use crate::summary;
 use crate::tokenizer::{TextTokenizer, local_tokenizer_file};
 
@@ -160,7 +161,7 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     let endpoint = Endpoint {
         url,
         api,
-        headers,
+        headers: headers.clone(),
         timeout: Duration::from_secs_f64(cfg.request_timeout_s),
         collect_text: cfg.output.save_detailed || tokenizer.is_some(),
     };
@@ -221,6 +222,8 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         cfg.max_concurrency.map_or("None".into(), |n| n.to_string())
     ));
 
+    let metrics_url = format!("{}/metrics", cfg.base_url.trim_end_matches('/'));
+    let spec_before = fetch_spec_decode(&metrics_url, &headers).await;
     let run = runner::timed_run(
         &client,
         &prepared,
@@ -229,6 +232,10 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         observer.clone(),
     )
     .await;
+    let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {
+        (Some(before), Some(after)) => spec_decode::delta(&before, &after),
+        _ => None,
+    };
 
     let count_tokens = |text: &str| {
         tokenizer
@@ -299,6 +306,7 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         selection: &selection,
         save_detailed: cfg.output.save_detailed,
         rps_change_events,
+        spec_decode: spec_decode.as_ref(),
         health: &health,
     });
 
@@ -380,6 +388,16 @@ fn request_headers(cfg: &BenchConfig) -> anyhow::Result<Vec<(HeaderName, HeaderV
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// vLLM's spec-decode counters from `/metrics`, or `None` when the server has none (or no
+/// `/metrics` at all).
+async fn fetch_spec_decode(
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Option<SpecDecodeCounters> {
+    let body = discovery::get(url, headers, CONNECT_TIMEOUT).await.ok()?;
+    spec_decode::parse(&String::from_utf8_lossy(&body))
 }
 
 /// The tokenizer (for `model_id`, when it names a local folder) and the dataset's requests.

@@ -42,13 +42,12 @@ pub fn parse_models(body: &[u8]) -> Result<ServedModel, String> {
     Ok(ServedModel { id, root })
 }
 
-/// `GET {base_url}/v1/models` once.
-pub async fn fetch_first_model(
-    base_url: &str,
+/// `GET {url}` once: the body of a 2xx answer, else an error naming the URL.
+pub async fn get(
+    url: &str,
     headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
-) -> Result<ServedModel, String> {
-    let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
+) -> Result<Bytes, String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("{url} is not a valid URL ({e})"))?;
@@ -81,7 +80,7 @@ pub async fn fetch_first_model(
                 String::from_utf8_lossy(&body[..body.len().min(500)])
             ));
         }
-        parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
+        Ok(body)
     };
     tokio::time::timeout(timeout, exchange)
         .await
@@ -91,6 +90,17 @@ pub async fn fetch_first_model(
                 timeout.as_secs_f64()
             ))
         })
+}
+
+/// `GET {base_url}/v1/models` once.
+pub async fn fetch_first_model(
+    base_url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    timeout: Duration,
+) -> Result<ServedModel, String> {
+    let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
+    let body = get(&url, headers, timeout).await?;
+    parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
 }
 
 /// Can a TCP connection to the URL's host and port be opened?

@@ -33,8 +33,8 @@
 //!   `/tokenize` endpoint.
 //! - Errors read `HTTP 500 Internal Server Error: <body>` or a one-line cause instead of the
 //!   reason phrase or a Python traceback; `start_times` count from the start of the run.
-//! - Not written: `server_queue_times` / `server_ttfts` (detailed only), the `spec_decode_*`,
-//!   `diffusion_*` and `probe_*` keys.
+//! - Not written: `server_queue_times` / `server_ttfts` (detailed only), the `diffusion_*` and
+//!   `probe_*` keys.
 //!
 //! ```no_run
 //! # async fn demo(cfg: llmsweep_bench::config::BenchConfig) -> anyhow::Result<()> {
@@ -58,6 +58,7 @@ pub mod result;
 pub mod result_file;
 pub mod runner;
 pub mod schedule;
+pub mod spec_decode;
 pub mod sse;
 pub mod stats;
 pub mod summary;

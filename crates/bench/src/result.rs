@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::metrics::{Metrics, RequestRecord, summary_ms};
 use crate::pyjson::python_float_repr;
 use crate::schedule::RampStrategy;
+use crate::spec_decode::SpecDecodeStats;
 use crate::stats;
 
 /// Setup keys written before the measurements (vLLM's `main_async`).
@@ -72,6 +73,8 @@ pub struct ResultInputs<'a> {
     pub save_detailed: bool,
     /// `rps_change_events` (ramp-up only): `(rps, ISO timestamp)`.
     pub rps_change_events: Option<Vec<(u64, String)>>,
+    /// Speculative-decoding statistics of the run, when the server reports them.
+    pub spec_decode: Option<&'a SpecDecodeStats>,
     /// Client self-measurements.
     pub health: &'a ClientHealth,
 }
@@ -185,6 +188,26 @@ pub fn build(inputs: &ResultInputs<'_>) -> Map<String, Value> {
             .map(|(rps, ts)| json!({"rps": rps, "timestamp": ts}))
             .collect();
         out.insert("rps_change_events".into(), Value::Array(list));
+    }
+    if let Some(sd) = inputs.spec_decode {
+        out.insert(
+            "spec_decode_acceptance_rate".into(),
+            float(sd.acceptance_rate),
+        );
+        out.insert(
+            "spec_decode_acceptance_length".into(),
+            float(sd.acceptance_length),
+        );
+        out.insert("spec_decode_num_drafts".into(), json!(sd.num_drafts));
+        out.insert("spec_decode_draft_tokens".into(), json!(sd.draft_tokens));
+        out.insert(
+            "spec_decode_accepted_tokens".into(),
+            json!(sd.accepted_tokens),
+        );
+        out.insert(
+            "spec_decode_per_position_acceptance_rates".into(),
+            floats(sd.per_position_acceptance_rates.iter().copied()),
+        );
     }
 
     let sel = inputs.selection;
@@ -340,6 +363,7 @@ mod tests {
             selection: &sel,
             save_detailed: detailed,
             rps_change_events: None,
+            spec_decode: None,
             health: &ClientHealth::default(),
         })
     }

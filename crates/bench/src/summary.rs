@@ -97,6 +97,41 @@ pub fn render(result: &Map<String, Value>, percentile_words: &[String]) -> Strin
             );
         }
     }
+    if let Some(rate) = get("spec_decode_acceptance_rate").and_then(Value::as_f64) {
+        let _ = writeln!(s, "{:-^50}", "Speculative Decoding");
+        line(&mut s, "Acceptance rate (%):", format!("{rate:.2}"));
+        line(
+            &mut s,
+            "Acceptance length:",
+            format!("{:.2}", num("spec_decode_acceptance_length")),
+        );
+        line(
+            &mut s,
+            "Drafts:",
+            format!("{}", num("spec_decode_num_drafts") as i64),
+        );
+        line(
+            &mut s,
+            "Draft tokens:",
+            format!("{}", num("spec_decode_draft_tokens") as i64),
+        );
+        line(
+            &mut s,
+            "Accepted tokens:",
+            format!("{}", num("spec_decode_accepted_tokens") as i64),
+        );
+        let per_pos = get("spec_decode_per_position_acceptance_rates").and_then(Value::as_array);
+        if let Some(rates) = per_pos.filter(|r| !r.is_empty()) {
+            let _ = writeln!(s, "Per-position acceptance (%):");
+            for (i, r) in rates.iter().enumerate() {
+                line(
+                    &mut s,
+                    &format!("  Position {i}:"),
+                    format!("{:.2}", r.as_f64().unwrap_or(0.0) * 100.0),
+                );
+            }
+        }
+    }
     let _ = writeln!(s, "{:-^50}", "Client Health (llmsweep)");
     line(
         &mut s,

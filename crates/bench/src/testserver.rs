@@ -62,6 +62,9 @@ pub struct Behaviour {
     pub close_silently: bool,
     /// Keep every request for [`TestServer::received`] (off for long benchmark runs).
     pub record_requests: bool,
+    /// Serve vLLM's speculative-decoding counters on `/metrics`: per completion request served,
+    /// 2 drafts of 3 tokens, 4 accepted (2 at position 0, 1 each at positions 1 and 2).
+    pub spec_decode_metrics: bool,
 }
 
 impl Default for Behaviour {
@@ -78,6 +81,7 @@ impl Default for Behaviour {
             model: ("test-model".into(), "org/test-model".into()),
             close_silently: false,
             record_requests: true,
+            spec_decode_metrics: false,
         }
     }
 }
@@ -169,6 +173,14 @@ impl TestServer {
         self.connections.load(Ordering::Relaxed)
     }
 
+    /// The completion requests (`POST …completions`) received so far.
+    pub fn completions(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.line.starts_with("POST ") && r.line.contains("completions"))
+            .collect()
+    }
+
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
@@ -227,6 +239,24 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 .lock()
                 .map(|mut l| l.take_json())
                 .unwrap_or_default();
+            write_plain(&mut stream, 200, &body).await
+        } else if request.line.starts_with("GET /metrics") && shared.behaviour.spec_decode_metrics {
+            let n = shared.counter.lock().map(|c| *c).unwrap_or(0);
+            let body = format!(
+                "# TYPE vllm:spec_decode_num_drafts_total counter\n\
+                 vllm:spec_decode_num_drafts_total{{model_name=\"m\"}} {}\n\
+                 vllm:spec_decode_num_draft_tokens_total{{model_name=\"m\"}} {}\n\
+                 vllm:spec_decode_num_accepted_tokens_total{{model_name=\"m\"}} {}\n\
+                 vllm:spec_decode_num_accepted_tokens_per_pos_total{{model_name=\"m\",position=\"0\"}} {}\n\
+                 vllm:spec_decode_num_accepted_tokens_per_pos_total{{model_name=\"m\",position=\"1\"}} {}\n\
+                 vllm:spec_decode_num_accepted_tokens_per_pos_total{{model_name=\"m\",position=\"2\"}} {}\n",
+                2 * n,
+                6 * n,
+                4 * n,
+                2 * n,
+                n,
+                n
+            );
             write_plain(&mut stream, 200, &body).await
         } else if request.line.starts_with("GET /v1/models") {
             let (id, root) = &shared.behaviour.model;

@@ -106,7 +106,7 @@ async fn happy_path_counts_tokens_and_sends_vllm_bodies() {
     );
     assert_eq!(r["latencies"].as_array().unwrap().len(), 6);
     assert!(r["max_concurrent_requests"].as_u64().unwrap() <= 4);
-    let received = server.received();
+    let received = server.completions();
     assert_eq!(received.len(), 6);
     let body = received[0].json();
     assert_eq!(body["model"], "m");
@@ -306,7 +306,7 @@ async fn ready_check_retries_then_fails_or_passes() {
         "the readiness attempts are not part of the run"
     );
     assert_eq!(
-        server.received().len(),
+        server.completions().len(),
         4,
         "one failed and one passed readiness attempt, then two requests"
     );
@@ -333,11 +333,7 @@ async fn model_discovery_uses_id_for_requests_and_root_for_the_result() {
     let r = bench(&cfg).await.result;
     assert_eq!(r["model_id"], "org/test-model");
     assert_eq!(r["tokenizer_id"], "org/test-model");
-    let posts: Vec<_> = server
-        .received()
-        .into_iter()
-        .filter(|r| r.line.starts_with("POST"))
-        .collect();
+    let posts: Vec<_> = server.completions().into_iter().collect();
     assert_eq!(posts[0].json()["model"], "test-model");
 }
 
@@ -348,7 +344,7 @@ async fn warmups_are_sent_but_not_measured() {
     cfg.num_warmups = 2;
     let r = bench(&cfg).await.result;
     assert_eq!(r["completed"], json!(3));
-    let received = server.received();
+    let received = server.completions();
     assert_eq!(received.len(), 5);
     assert_eq!(
         received
@@ -418,7 +414,7 @@ async fn chat_counts_content_chunks_not_the_role_chunk() {
             .iter()
             .all(|l| l.as_array().unwrap().len() == 3)
     );
-    let body = server.received()[0].json();
+    let body = server.completions()[0].json();
     assert_eq!(body["messages"][0]["content"][0]["type"], "text");
     assert_eq!(body["max_completion_tokens"], 4);
     assert_eq!(r["generated_texts"][0], " t0 t1 t2 t3");
@@ -501,8 +497,8 @@ async fn connections_are_kept_alive_and_reused() {
     assert_eq!(bench(&cfg).await.result["completed"], json!(10));
     assert_eq!(
         server.connections(),
-        1 + 2,
-        "the reachability probe, then one connection per concurrency slot, warmups included"
+        1 + 2 + 2,
+        "the reachability probe, two /metrics snapshots, then one connection per concurrency slot (warmups included)"
     );
 }
 
@@ -523,12 +519,12 @@ async fn a_pooled_connection_closed_by_the_server_is_replaced() {
     );
     assert_eq!(
         server.connections(),
-        1 + 4,
-        "the reachability probe, then a new connection per request"
+        1 + 2 + 4,
+        "the reachability probe, two /metrics snapshots, then a new connection per request"
     );
+    let posts = server.completions().len();
     assert_eq!(
-        server.received().len(),
-        4,
+        posts, 4,
         "the stale connection carried no request to the server"
     );
 }
@@ -566,4 +562,45 @@ async fn test_server_reports_its_own_lateness() {
     let body: Value = serde_json::from_str(stats.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(body["first_token_late_ms"]["count"], json!(2));
     assert_eq!(body["token_late_ms"]["count"], json!(6));
+}
+
+#[tokio::test]
+async fn spec_decode_counters_become_vllms_keys() {
+    let server = serve(Behaviour {
+        tokens: Some(2),
+        spec_decode_metrics: true,
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&server, 5);
+    cfg.num_warmups = 3;
+    let report = bench(&cfg).await;
+    let r = &report.result;
+    // Only the 5 timed requests count: the snapshots are taken around the timed run.
+    assert_eq!(r["spec_decode_num_drafts"], json!(10));
+    assert_eq!(r["spec_decode_draft_tokens"], json!(30));
+    assert_eq!(r["spec_decode_accepted_tokens"], json!(20));
+    assert_eq!(r["spec_decode_acceptance_length"], json!(3.0));
+    assert_eq!(
+        r["spec_decode_per_position_acceptance_rates"],
+        json!([1.0, 0.5, 0.5])
+    );
+    let rate = r["spec_decode_acceptance_rate"].as_f64().unwrap();
+    assert!((rate - 200.0 / 3.0).abs() < 1e-9);
+    let keys: Vec<&str> = r.keys().map(String::as_str).collect();
+    let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    assert!(
+        at("rtfx") < at("spec_decode_acceptance_rate")
+            && at("spec_decode_per_position_acceptance_rates") < at("mean_ttft_ms")
+    );
+    assert!(
+        report.summary.contains("Speculative Decoding") && report.summary.contains("  Position 2:")
+    );
+
+    let plain = serve(Behaviour::default()).await;
+    let r = bench(&config(&plain, 2)).await.result;
+    assert!(
+        !r.contains_key("spec_decode_num_drafts"),
+        "no counters, no keys"
+    );
 }

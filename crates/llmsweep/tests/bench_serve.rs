@@ -325,11 +325,7 @@ async fn api_key_is_sent_but_never_written() {
     let (text, _) = read_result(&dir.path().join("run=0.json"));
     assert!(!text.contains("sk-env-secret-123"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-env-secret-123"));
-    let posts: Vec<_> = srv
-        .received()
-        .into_iter()
-        .filter(|r| r.line.starts_with("POST"))
-        .collect();
+    let posts: Vec<_> = srv.completions().into_iter().collect();
     assert!(
         posts
             .iter()
@@ -356,7 +352,7 @@ async fn api_key_is_sent_but_never_written() {
             .contains("sk-flag-456")
     );
     assert_eq!(
-        srv.received().last().unwrap().header("authorization"),
+        srv.completions().last().unwrap().header("authorization"),
         Some("Bearer sk-flag-456")
     );
 }
@@ -392,9 +388,8 @@ async fn repeated_flags_last_wins_and_underscores_are_accepted() {
     assert_eq!(r["completed"], 3);
     assert_eq!(r["max_concurrency"], 2);
     assert_eq!(
-        srv.received()
+        srv.completions()
             .iter()
-            .filter(|r| r.line.starts_with("POST"))
             .map(|r| r.json()["prompt"].as_array().unwrap().len())
             .max(),
         Some(12)
