@@ -20,7 +20,7 @@ use crate::discovery;
 use crate::metrics;
 use crate::result::{self, ClientHealth, ResultInputs, RunHeader, StatsSelection, percentile_word};
 use crate::result_file;
-use crate::runner::{self, Observer, PreparedRequest};
+use crate::runner::{self, Observer, PreparedRequest, StopSignal, stopped};
 use crate::schedule::{self, RateProfile};
 use crate::spec_decode::{self, SpecDecodeCounters};
 use crate::summary;
@@ -40,11 +40,24 @@ pub struct RunReport {
     pub summary: String,
     /// Things the user should know (failed requests, client-bound runs).
     pub warnings: Vec<String>,
+    /// The run was stopped early (Ctrl-C); the result covers the requests sent until then.
+    pub interrupted: bool,
 }
 
 /// Run one benchmark. Fatal problems (bad flags, unreachable server, unreadable dataset) are
 /// errors; failed requests are counted in the result, as in vLLM.
 pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Result<RunReport> {
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    run_until(cfg, observer, never).await
+}
+
+/// [`run`], ending early when `stop` is set: before the timed run that is an error; during it,
+/// what was measured so far is still computed and written, and the report says `interrupted`.
+pub async fn run_until(
+    cfg: &BenchConfig,
+    observer: Arc<dyn Observer>,
+    stop: StopSignal,
+) -> anyhow::Result<RunReport> {
     let api = match cfg.backend {
         Backend::OpenaiChat => ChunkApi::Chat,
         Backend::Vllm | Backend::Openai => ChunkApi::Completions,
@@ -115,7 +128,10 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
             Ok(found) => break found,
             Err(e) if std::time::Instant::now() < reach_deadline => {
                 observer.message(&format!("Server not reachable yet: {e}"));
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped(stop.clone()) => bail!("interrupted while waiting for the server"),
+                }
             }
             Err(e) => {
                 let hint = if cfg.model.is_none() {
@@ -176,9 +192,12 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         let left = reach_deadline
             .saturating_duration_since(std::time::Instant::now())
             .max(Duration::from_secs(1));
-        runner::ready_check(&client, first, left, observer.as_ref())
-            .await
-            .map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
+        tokio::select! {
+            ready = runner::ready_check(&client, first, left, observer.as_ref()) => {
+                ready.map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
+            }
+            _ = stopped(stop.clone()) => bail!("interrupted during the readiness check"),
+        }
     } else {
         observer.message("Skipping endpoint ready check.");
     }
@@ -190,8 +209,12 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
             cfg.num_warmups,
             cfg.max_concurrency,
             observer.clone(),
+            stop.clone(),
         )
         .await;
+        if *stop.borrow() {
+            bail!("interrupted during the warmups");
+        }
         observer.message(&format!("Warmup run completed ({failed} failed)."));
     }
     observer.message("Starting main benchmark run...");
@@ -230,6 +253,7 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         &plan.offsets_s,
         cfg.max_concurrency,
         observer.clone(),
+        stop.clone(),
     )
     .await;
     let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {
@@ -311,6 +335,13 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
     });
 
     let mut warnings = Vec::new();
+    if run.interrupted {
+        warnings.push(format!(
+            "interrupted: {} of {} requests were sent; requests cut off count as failed",
+            run.records.len(),
+            prepared.len()
+        ));
+    }
     if m.completed == 0 {
         warnings.push("All requests failed. This is likely due to a misconfiguration on the benchmark arguments.".to_string());
     }
@@ -359,6 +390,7 @@ pub async fn run(cfg: &BenchConfig, observer: Arc<dyn Observer>) -> anyhow::Resu
         path,
         summary,
         warnings,
+        interrupted: run.interrupted,
     })
 }
 

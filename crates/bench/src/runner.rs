@@ -47,6 +47,20 @@ impl Observer for Silent {
     fn phase_finished(&self) {}
 }
 
+/// Set to `true` to end the run early (Ctrl-C): nothing more is sent, requests in flight are
+/// cut off and recorded as failed, and the results so far are still computed and written.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
+/// Resolves once `stop` is set; never, if its sender is gone without setting it.
+pub async fn stopped(mut stop: StopSignal) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The error text of a request cut off by a stop.
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C) before the response ended";
+
 /// What the timed run produced.
 #[derive(Debug, Clone)]
 pub struct TimedRun {
@@ -58,6 +72,8 @@ pub struct TimedRun {
     pub wakeup_lags: Vec<f64>,
     /// Wall-clock time at the start of the dispatch loop.
     pub wall_start: chrono::DateTime<chrono::Local>,
+    /// The run was stopped early; `records` holds only the requests released until then.
+    pub interrupted: bool,
 }
 
 /// Interval of the wake-up probe.
@@ -71,28 +87,35 @@ pub async fn timed_run(
     offsets_s: &[f64],
     max_concurrency: Option<u64>,
     observer: Arc<dyn Observer>,
+    stop: StopSignal,
 ) -> TimedRun {
     // With a concurrency limit, one admission task takes the released requests in dispatch
     // order and hands out the slots first come, first served (asyncio's semaphore order),
     // while the dispatcher itself never waits for a slot (open loop).
-    let admission =
-        max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
+    let admission = max_concurrency
+        .map(|n| spawn_admission(n as usize, client.clone(), observer.clone(), stop.clone()));
     let (stop_probe, probe) = spawn_wakeup_probe();
     observer.phase_started("benchmark", requests.len());
     let wall_start = chrono::Local::now();
     let epoch = Instant::now();
     let mut tasks = Vec::with_capacity(requests.len());
+    let mut interrupted = false;
     for (request, &offset) in requests.iter().zip(offsets_s) {
         let intended = epoch + Duration::from_secs_f64(offset.max(0.0));
         if offset > 0.0 {
-            tokio::time::sleep_until(intended.into()).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(intended.into()) => {}
+                _ = stopped(stop.clone()) => {}
+            }
+        }
+        if *stop.borrow() {
+            interrupted = true;
+            break;
         }
         let dispatched = Instant::now();
-        tasks.push((
-            intended,
-            dispatched,
-            launch(admission.as_ref(), client, request.clone(), &observer),
-        ));
+        let request = request.clone();
+        let done = launch(admission.as_ref(), client, request, &observer, &stop);
+        tasks.push((intended, dispatched, done));
     }
     drop(admission);
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -118,6 +141,7 @@ pub async fn timed_run(
         duration_s,
         wakeup_lags,
         wall_start,
+        interrupted: interrupted || *stop.borrow(),
     }
 }
 
@@ -130,6 +154,7 @@ fn launch(
     client: &StreamClient,
     request: PreparedRequest,
     observer: &Arc<dyn Observer>,
+    stop: &StopSignal,
 ) -> oneshot::Receiver<StreamOutcome> {
     let (done_tx, done_rx) = oneshot::channel();
     match admission {
@@ -143,6 +168,7 @@ fn launch(
                 None,
                 observer.clone(),
                 done_tx,
+                stop.clone(),
             ));
         }
     }
@@ -151,14 +177,26 @@ fn launch(
 
 /// The FIFO gate for `--max-concurrency`: takes a slot for each request in arrival order,
 /// then starts it; the slot is released when the request ends.
-fn spawn_admission(slots: usize, client: StreamClient, observer: Arc<dyn Observer>) -> Admission {
+fn spawn_admission(
+    slots: usize,
+    client: StreamClient,
+    observer: Arc<dyn Observer>,
+    stop: StopSignal,
+) -> Admission {
     let (tx, mut rx) =
         tokio::sync::mpsc::unbounded_channel::<(PreparedRequest, oneshot::Sender<StreamOutcome>)>();
     let semaphore = Arc::new(Semaphore::new(slots.max(1)));
     tokio::spawn(async move {
         while let Some((request, done)) = rx.recv().await {
-            let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                break;
+            let permit = tokio::select! {
+                permit = semaphore.clone().acquire_owned() => permit.ok(),
+                _ = stopped(stop.clone()) => None,
+            };
+            let Some(permit) = permit else {
+                // Stopped while waiting for a slot: the request was never sent.
+                observer.request_done(false);
+                let _ = done.send(StreamOutcome::crashed(Instant::now(), INTERRUPTED.into()));
+                continue;
             };
             tokio::spawn(send_one(
                 client.clone(),
@@ -166,6 +204,7 @@ fn spawn_admission(slots: usize, client: StreamClient, observer: Arc<dyn Observe
                 Some(permit),
                 observer.clone(),
                 done,
+                stop.clone(),
             ));
         }
     });
@@ -178,14 +217,17 @@ async fn send_one(
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
     observer: Arc<dyn Observer>,
     done: oneshot::Sender<StreamOutcome>,
+    stop: StopSignal,
 ) {
-    let outcome = client
-        .send(
-            request.body,
-            request.request_id.as_deref(),
-            request.expected_tokens,
-        )
-        .await;
+    let send = client.send(
+        request.body,
+        request.request_id.as_deref(),
+        request.expected_tokens,
+    );
+    let outcome = tokio::select! {
+        outcome = send => outcome,
+        _ = stopped(stop) => StreamOutcome::crashed(Instant::now(), INTERRUPTED.into()),
+    };
     drop(permit);
     observer.request_done(outcome.success);
     let _ = done.send(outcome);
@@ -287,14 +329,15 @@ pub async fn warmups(
     count: u64,
     max_concurrency: Option<u64>,
     observer: Arc<dyn Observer>,
+    stop: StopSignal,
 ) -> usize {
     observer.phase_started("warmup", count as usize);
     let mut first = first.clone();
     first.request_id = None;
-    let admission =
-        max_concurrency.map(|n| spawn_admission(n as usize, client.clone(), observer.clone()));
+    let admission = max_concurrency
+        .map(|n| spawn_admission(n as usize, client.clone(), observer.clone(), stop.clone()));
     let waiting: Vec<_> = (0..count)
-        .map(|_| launch(admission.as_ref(), client, first.clone(), &observer))
+        .map(|_| launch(admission.as_ref(), client, first.clone(), &observer, &stop))
         .collect();
     drop(admission);
     let mut failed = 0;

@@ -604,3 +604,63 @@ async fn spec_decode_counters_become_vllms_keys() {
         "no counters, no keys"
     );
 }
+
+/// Sets the stop signal when the first request ends.
+struct StopAfterFirst(tokio::sync::watch::Sender<bool>);
+
+impl llmsweep_bench::runner::Observer for StopAfterFirst {
+    fn message(&self, _: &str) {}
+    fn phase_started(&self, _: &str, _: usize) {}
+    fn request_done(&self, _: bool) {
+        let _ = self.0.send(true);
+    }
+    fn phase_finished(&self) {}
+}
+
+#[tokio::test]
+async fn a_stop_keeps_what_was_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    // Queued behind a single slot: the first request ends, the other three are never sent.
+    let mut cfg = config(&server, 4);
+    cfg.max_concurrency = Some(1);
+    cfg.output = OutputOptions {
+        save_result: true,
+        save_detailed: true,
+        result_dir: Some(dir.path().to_path_buf()),
+        result_filename: Some("r.json".into()),
+        ..Default::default()
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let report = llmsweep_bench::bench::run_until(&cfg, Arc::new(StopAfterFirst(tx)), rx)
+        .await
+        .unwrap();
+    assert!(report.interrupted);
+    let r = &report.result;
+    assert_eq!(
+        (r["completed"].clone(), r["failed"].clone()),
+        (json!(1), json!(3))
+    );
+    assert_eq!(r["errors"][3], json!(llmsweep_bench::runner::INTERRUPTED));
+    assert!(
+        dir.path().join("r.json").is_file(),
+        "the partial result is written"
+    );
+    assert!(report.warnings[0].starts_with("interrupted: 4 of 4 requests were sent"));
+
+    // On a schedule (10 req/s, the last one due at 2 s), nothing is sent after the stop.
+    let mut cfg = config(&server, 20);
+    cfg.max_concurrency = None;
+    cfg.rate = RateProfile::Constant(10.0);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let report = llmsweep_bench::bench::run_until(&cfg, Arc::new(StopAfterFirst(tx)), rx)
+        .await
+        .unwrap();
+    assert!(report.interrupted);
+    assert!(report.result["latencies"].as_array().unwrap().len() < 20);
+    assert_eq!(report.result["num_prompts"], json!(20));
+}

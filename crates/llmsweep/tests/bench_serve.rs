@@ -510,3 +510,63 @@ async fn detailed_goodput_and_skip_tokenizer_init() {
         "vLLM drops TTFT/TPOT/ITL without a tokenizer"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_what_was_measured_and_exits_130() {
+    let srv = server(Behaviour {
+        tokens: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = sweep_args(
+        &srv,
+        dir.path(),
+        &[
+            "--num-prompts",
+            "200",
+            "--request-rate",
+            "20",
+            "--random-input-len",
+            "8",
+        ],
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmsweep"))
+        .args(&args)
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    // The run takes 10 s on its schedule; interrupt it once a few requests went through.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while srv.completions().len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("child exits");
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0.code(), Some(130), "{}", out.1);
+    assert!(out.1.contains("interrupted: "), "{}", out.1);
+    let (_, r) = read_result(&dir.path().join("run=0.json"));
+    let sent = r["latencies"].as_array().unwrap().len();
+    assert!(
+        (3..200).contains(&sent),
+        "{sent} requests in the partial result"
+    );
+    assert_eq!(r["num_prompts"], 200);
+}

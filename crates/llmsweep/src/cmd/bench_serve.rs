@@ -285,7 +285,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let observer = Arc::new(Progress::new(disable_progress));
-    let report = runtime.block_on(llmsweep_bench::bench::run(&config, observer))?;
+    let report = runtime.block_on(async {
+        // Ctrl-C ends the run early; what was measured until then is still written.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nInterrupted: stopping the run and writing what was measured...");
+                let _ = stop_tx.send(true);
+            }
+        });
+        llmsweep_bench::bench::run_until(&config, observer, stop_rx).await
+    })?;
     print!("{}", report.summary);
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
@@ -293,7 +303,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &report.path {
         println!("Results written to {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    // 130: the shell's code for a run ended by Ctrl-C (SIGINT).
+    Ok(if report.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn to_config(a: &Flags) -> anyhow::Result<BenchConfig> {
