@@ -1,0 +1,296 @@
+//! End-to-end tests of the sweeps with llmsweep's own defaults — the simulator (`llmsweep
+//! sim`) as the server and the native client (`llmsweep bench serve`) as the benchmark —
+//! on 127.0.0.1 with free ports: what a user gets with no --serve-cmd and no --bench-cmd.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn llmsweep() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn the_default_sweep_runs_the_simulator_and_the_native_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = write(
+        dir.path(),
+        "serve.json",
+        r#"[{"max_num_seqs": 4}, {"max_num_seqs": 32}]"#,
+    );
+    let bench = write(
+        dir.path(),
+        "bench.json",
+        r#"[{"max_concurrency": 1, "num_prompts": 4, "random_input_len": 64, "random_output_len": 16},
+            {"max_concurrency": 16, "num_prompts": 32, "random_input_len": 64, "random_output_len": 16}]"#,
+    );
+    let mut c = llmsweep();
+    c.args(["serve", "--serve-params"])
+        .arg(&serve)
+        .arg("--bench-params")
+        .arg(&bench)
+        .args(["--num-runs", "1", "-e", "e", "-o"])
+        .arg(dir.path().join("out"));
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let exp = dir.path().join("out/e");
+    for seqs in [4, 32] {
+        for conc in [1, 16] {
+            let comb = exp.join(format!("SERVE--max_num_seqs={seqs}-BENCH--max_concurrency={conc}-num_prompts={}-random_input_len=64-random_output_len=16", if conc == 1 { 4 } else { 32 }));
+            let r = read_json(&comb.join("run=0.json"));
+            // vLLM's keys from the native client, then the sweep's annotations.
+            for key in [
+                "date",
+                "backend",
+                "model_id",
+                "completed",
+                "request_throughput",
+                "mean_ttft_ms",
+                "p99_tpot_ms",
+                "p99_itl_ms",
+                "mean_e2el_ms",
+                "p99_e2el_ms",
+            ] {
+                assert!(r.get(key).is_some(), "{key} missing in {}", comb.display());
+            }
+            assert_eq!(r["failed"], 0);
+            assert_eq!(r["model_id"], "meta-llama/Llama-3.1-8B-Instruct");
+            assert_eq!(r["max_num_seqs"], seqs);
+            assert_eq!(r["run_number"], 0);
+        }
+    }
+    // max_num_seqs caps the batch: at 16 streams, 4 sequences queue and TTFT grows.
+    let ttft = |seqs: u32| {
+        read_json(&exp.join(format!("SERVE--max_num_seqs={seqs}-BENCH--max_concurrency=16-num_prompts=32-random_input_len=64-random_output_len=16/run=0.json")))["p99_ttft_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        ttft(4) > 2.0 * ttft(32),
+        "p99 TTFT {} (4 seqs) vs {} (32 seqs)",
+        ttft(4),
+        ttft(32)
+    );
+    let log = std::fs::read_to_string(exp.join("servers/SERVE--max_num_seqs=4.log")).unwrap();
+    assert!(
+        log.contains(" sim ") && log.contains("--max-num-seqs 4"),
+        "{log}"
+    );
+    for f in [
+        "summary.csv",
+        "report.html",
+        "experiment.json",
+        "pareto/PARETO.png",
+        "plots/p99_e2el_ms-vs-request_throughput.png",
+    ] {
+        assert!(exp.join(f).exists(), "{f}");
+    }
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Report: ") && out.contains("Charts:"), "{out}");
+}
+
+#[test]
+fn dry_run_shows_the_default_commands_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = llmsweep();
+    c.args(["serve", "--dry-run", "--num-runs", "1", "-o"])
+        .arg(dir.path());
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let exe = env!("CARGO_BIN_EXE_llmsweep");
+    assert!(
+        out.contains(&format!("$ {exe} sim --host 127.0.0.1 --port ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("$ {exe} bench serve --host 127.0.0.1 --port ")),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_llmsweep");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The tiny profile knees at a few streams with max_num_seqs 4: latency climbs with queueing.
+    let serve_cmd = format!(
+        "{exe} sim --profile tiny --max-num-seqs 4 --host 127.0.0.1 --port {port} --startup-seconds 0"
+    );
+    let sla = write(dir.path(), "sla.json", r#"[{"p99_e2el_ms": "<=400"}]"#);
+    let bench = write(
+        dir.path(),
+        "bench.json",
+        r#"[{"num_prompts": 24, "random_input_len": 128, "random_output_len": 32}]"#,
+    );
+    let mut c = llmsweep();
+    c.args(["serve-sla", "--serve-cmd", &serve_cmd, "--sla-params"])
+        .arg(&sla)
+        .arg("--bench-params")
+        .arg(&bench)
+        .args([
+            "--sla-variable",
+            "max_concurrency",
+            "--num-runs",
+            "1",
+            "-e",
+            "e",
+            "-o",
+        ])
+        .arg(dir.path().join("out"));
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = &read_json(&dir.path().join("out/e/sla_results.json"))[0];
+    let v = r["value"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a value passes: {r}"));
+    assert_eq!(r["verdict"], "pass", "{r}");
+    assert!(
+        r["reached_max"] == false && v >= 1,
+        "the SLA must bind inside the range: {r}"
+    );
+    // Measure v and v + 1 again, from scratch, with the native client against a new server.
+    let measure = |conc: u64| -> f64 {
+        let mut server = Command::new(exe);
+        server
+            .args([
+                "sim",
+                "--profile",
+                "tiny",
+                "--max-num-seqs",
+                "4",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--startup-seconds",
+                "0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut server = server.spawn().unwrap();
+        let result = dir.path().join(format!("again-{conc}.json"));
+        let mut b = llmsweep();
+        b.args([
+            "bench",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--num-prompts",
+            "24",
+            "--random-input-len",
+            "128",
+            "--random-output-len",
+            "32",
+        ])
+        .args([
+            "--max-concurrency",
+            &conc.to_string(),
+            "--ready-check-timeout-sec",
+            "10",
+            "--percentile-metrics",
+            "ttft,tpot,itl,e2el",
+            "--save-result",
+            "--disable-tqdm",
+            "--result-filename",
+        ])
+        .arg(&result);
+        let o = run(b);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(o.status.success(), "{}", text(&o));
+        read_json(&result)["p99_e2el_ms"].as_f64().unwrap()
+    };
+    let at_v = measure(v);
+    let above = measure(v + 1);
+    assert!(at_v <= 400.0, "the answer {v} passes: p99 E2EL {at_v} ms");
+    assert!(
+        above > 400.0,
+        "the next value {} fails: p99 E2EL {above} ms",
+        v + 1
+    );
+}
+
+#[test]
+fn startup_of_the_simulator_cold_is_slower_than_warm() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_llmsweep");
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("startup.json");
+    let mut c = llmsweep();
+    c.env("VLLM_CACHE_ROOT", &cache)
+        .args([
+            "bench",
+            "startup",
+            "--serve-cmd",
+            &format!("{exe} sim --startup-scale 0.01"),
+            "--num-iters-cold",
+            "1",
+            "--num-iters-warmup",
+            "1",
+            "--num-iters-warm",
+            "1",
+            "--output-json",
+        ])
+        .arg(&out);
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = read_json(&out);
+    let cold = r["avg_cold_startup_time"].as_f64().unwrap();
+    let warm = r["avg_warm_startup_time"].as_f64().unwrap();
+    assert!(cold > warm, "cold {cold} s vs warm {warm} s");
+    for key in [
+        "cold_startup_times",
+        "warm_startup_percentiles",
+        "avg_cold_compilation_time",
+        "avg_warm_first_token_time",
+    ] {
+        assert!(r.get(key).is_some(), "{key} in {r}");
+    }
+    assert!(
+        r["avg_cold_compilation_time"].as_f64().unwrap()
+            > r["avg_warm_compilation_time"].as_f64().unwrap(),
+        "{r}"
+    );
+}
