@@ -18,7 +18,9 @@ use crate::runner::{
     BenchSettings, RunError, bench_command, completed_runs, display_name, pending_runs,
     run_combination,
 };
-use crate::session::{for_each_server, serve_label, with_experiment};
+use crate::session::{
+    dry_run_header, dry_run_server, for_each_server, serve_label, with_experiment,
+};
 
 /// What a sweep did.
 #[derive(Debug, Clone)]
@@ -243,31 +245,9 @@ fn print_dry_run(prepared: &Prepared, plan: &Plan) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let opts = &prepared.opts;
-    writeln!(out, "Dry run: nothing is started or written.")?;
-    writeln!(
-        out,
-        "Experiment folder: {}",
-        prepared.experiment_dir.display()
-    )?;
-    if let Some(line) = prepared.shard_line(plan) {
-        writeln!(out, "{line}")?;
-    }
+    dry_run_header(&mut out, prepared, plan)?;
     for (i, sp) in plan.servers.iter().enumerate() {
-        let argv = sp.serve.apply_to_cmd(&prepared.cmds.serve);
-        writeln!(
-            out,
-            "\n[server {}/{}] {}",
-            i + 1,
-            plan.servers.len(),
-            serve_label(&sp.serve)
-        )?;
-        writeln!(out, "  $ {}", quote_cmd(&argv))?;
-        writeln!(
-            out,
-            "  ready when GET {}/health answers 200 (timeout {} s)",
-            prepared.cmds.server_base(&argv)?,
-            opts.server_ready_timeout_s
-        )?;
+        dry_run_server(&mut out, prepared, plan, i)?;
         if sp.skipped_by_links > 0 {
             writeln!(
                 out,

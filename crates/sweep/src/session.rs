@@ -213,3 +213,47 @@ pub fn serve_label(serve: &ParamItem) -> String {
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
+
+/// The lines every dry run starts with: nothing runs, where results would go, the shard.
+pub fn dry_run_header(
+    out: &mut impl std::io::Write,
+    prepared: &Prepared,
+    plan: &Plan,
+) -> Result<()> {
+    writeln!(out, "Dry run: nothing is started or written.")?;
+    writeln!(
+        out,
+        "Experiment folder: {}",
+        prepared.experiment_dir.display()
+    )?;
+    if let Some(line) = prepared.shard_line(plan) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// A dry run's lines for server `i` of `plan`: its label, its command, where it answers.
+pub fn dry_run_server(
+    out: &mut impl std::io::Write,
+    prepared: &Prepared,
+    plan: &Plan,
+    i: usize,
+) -> Result<()> {
+    let sp = &plan.servers[i];
+    let argv = sp.serve.apply_to_cmd(&prepared.cmds.serve);
+    writeln!(
+        out,
+        "\n[server {}/{}] {}",
+        i + 1,
+        plan.servers.len(),
+        serve_label(&sp.serve)
+    )?;
+    writeln!(out, "  $ {}", quote_cmd(&argv))?;
+    writeln!(
+        out,
+        "  ready when GET {}/health answers 200 (timeout {} s)",
+        prepared.cmds.server_base(&argv)?,
+        prepared.opts.server_ready_timeout_s
+    )?;
+    Ok(())
+}

@@ -23,7 +23,9 @@ use crate::runner::{
     BenchSettings, RunError, bench_command, completed_runs, display_name, run_combination,
 };
 use crate::serve::{SweepOutcome, prepare_plan, write_summary_csv};
-use crate::session::{for_each_server, serve_label, with_experiment};
+use crate::session::{
+    dry_run_header, dry_run_server, for_each_server, serve_label, with_experiment,
+};
 use crate::sla::SlaVariable;
 
 /// Options of `llmsweep serve-workload`.
@@ -333,28 +335,9 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
 fn print_dry_run(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Dry run: nothing is started or written.")?;
-    writeln!(
-        out,
-        "Experiment folder: {}",
-        prepared.experiment_dir.display()
-    )?;
-    if let Some(line) = prepared.shard_line(plan) {
-        writeln!(out, "{line}")?;
-    }
+    dry_run_header(&mut out, prepared, plan)?;
     for (i, sp) in plan.servers.iter().enumerate() {
-        writeln!(
-            out,
-            "\n[server {}/{}] {}",
-            i + 1,
-            plan.servers.len(),
-            serve_label(&sp.serve)
-        )?;
-        writeln!(
-            out,
-            "  $ {}",
-            quote_cmd(&sp.serve.apply_to_cmd(&prepared.cmds.serve))
-        )?;
+        dry_run_server(&mut out, prepared, plan, i)?;
         for comb in &sp.combinations {
             let comb_curve = curve(prepared, &sp.serve, comb, opts);
             let (serial, batch) = comb_curve.endpoints();

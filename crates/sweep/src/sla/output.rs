@@ -17,7 +17,7 @@ use crate::options::Prepared;
 use crate::plan::Plan;
 use crate::process::quote_cmd;
 use crate::runner::bench_command;
-use crate::session::serve_label;
+use crate::session::{dry_run_header, dry_run_server};
 
 /// The results file at the experiment root.
 pub const SLA_RESULTS_JSON: &str = "sla_results.json";
@@ -144,15 +144,7 @@ pub(super) fn print_dry_run(
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let var = opts.variable;
-    writeln!(out, "Dry run: nothing is started or written.")?;
-    writeln!(
-        out,
-        "Experiment folder: {}",
-        prepared.experiment_dir.display()
-    )?;
-    if let Some(line) = prepared.shard_line(plan) {
-        writeln!(out, "{line}")?;
-    }
+    dry_run_header(&mut out, prepared, plan)?;
     writeln!(
         out,
         "SLA criteria sets: {}",
@@ -162,15 +154,7 @@ pub(super) fn print_dry_run(
             .join(" | ")
     )?;
     for (i, sp) in plan.servers.iter().enumerate() {
-        let argv = sp.serve.apply_to_cmd(&prepared.cmds.serve);
-        writeln!(
-            out,
-            "\n[server {}/{}] {}",
-            i + 1,
-            plan.servers.len(),
-            serve_label(&sp.serve)
-        )?;
-        writeln!(out, "  $ {}", quote_cmd(&argv))?;
+        dry_run_server(&mut out, prepared, plan, i)?;
         for comb in &sp.combinations {
             let max = match var {
                 SlaVariable::MaxConcurrency => opts.max_value.unwrap_or_else(|| {
