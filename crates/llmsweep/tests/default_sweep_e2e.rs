@@ -152,15 +152,18 @@ fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
         .local_addr()
         .unwrap()
         .port();
-    // The tiny profile knees at a few streams with max_num_seqs 4: latency climbs with queueing.
+    // With max_num_seqs 2 the tiny profile serves 64-token answers in waves of two: p99
+    // E2E latency climbs in steps of about 220 ms every two more streams (≈ 450 ms at 3–4,
+    // ≈ 660 ms at 5–6). The target sits mid-step, so load on the machine cannot move the
+    // answer.
     let serve_cmd = format!(
-        "{exe} sim --profile tiny --max-num-seqs 4 --host 127.0.0.1 --port {port} --startup-seconds 0"
+        "{exe} sim --profile tiny --max-num-seqs 2 --host 127.0.0.1 --port {port} --startup-seconds 0"
     );
-    let sla = write(dir.path(), "sla.json", r#"[{"p99_e2el_ms": "<=400"}]"#);
+    let sla = write(dir.path(), "sla.json", r#"[{"p99_e2el_ms": "<=555"}]"#);
     let bench = write(
         dir.path(),
         "bench.json",
-        r#"[{"num_prompts": 24, "random_input_len": 128, "random_output_len": 32}]"#,
+        r#"[{"num_prompts": 16, "random_input_len": 128, "random_output_len": 64}]"#,
     );
     let mut c = llmsweep();
     c.args(["serve-sla", "--serve-cmd", &serve_cmd, "--sla-params"])
@@ -197,7 +200,7 @@ fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
                 "--profile",
                 "tiny",
                 "--max-num-seqs",
-                "4",
+                "2",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -218,11 +221,11 @@ fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
             "--port",
             &port.to_string(),
             "--num-prompts",
-            "24",
+            "16",
             "--random-input-len",
             "128",
             "--random-output-len",
-            "32",
+            "64",
         ])
         .args([
             "--max-concurrency",
@@ -244,9 +247,9 @@ fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
     };
     let at_v = measure(v);
     let above = measure(v + 1);
-    assert!(at_v <= 400.0, "the answer {v} passes: p99 E2EL {at_v} ms");
+    assert!(at_v <= 555.0, "the answer {v} passes: p99 E2EL {at_v} ms");
     assert!(
-        above > 400.0,
+        above > 555.0,
         "the next value {} fails: p99 E2EL {above} ms",
         v + 1
     );
