@@ -297,3 +297,126 @@ fn startup_of_the_simulator_cold_is_slower_than_warm() {
         "{r}"
     );
 }
+
+#[test]
+fn startup_sweep_of_the_simulator_resumes_and_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_llmsweep");
+    let startup_cmd = format!(
+        "{exe} bench startup --serve-cmd '{exe} sim --startup-scale 0.005' --num-iters-cold 1 --num-iters-warmup 0 --num-iters-warm 1"
+    );
+    let serve = write(
+        dir.path(),
+        "serve.json",
+        r#"[{"max_num_seqs": 8}, {"enforce_eager": true}]"#,
+    );
+    let sweep = |more: &[&str]| {
+        let mut c = llmsweep();
+        c.env("VLLM_CACHE_ROOT", dir.path().join("cache"))
+            .args(["startup", "--startup-cmd", &startup_cmd, "--serve-params"])
+            .arg(&serve)
+            .args(["-e", "e", "-o"])
+            .arg(dir.path().join("out"))
+            .args(more);
+        run(c)
+    };
+    let o = sweep(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let exp = dir.path().join("out/e");
+    for comb in ["SERVE--max_num_seqs=8", "SERVE--enforce_eager=True"] {
+        let r = read_json(&exp.join(comb).join("run=0.json"));
+        for key in [
+            "avg_cold_startup_time",
+            "cold_startup_times",
+            "cold_startup_percentiles",
+            "avg_warm_startup_time",
+            "warm_startup_times",
+            "warm_startup_percentiles",
+            "run_number",
+        ] {
+            assert!(r.get(key).is_some(), "{key} in {comb}: {r}");
+        }
+        assert!(
+            r["avg_cold_startup_time"].as_f64() > r["avg_warm_startup_time"].as_f64(),
+            "{comb}: {r}"
+        );
+    }
+    // The eager server skips compilation and graph capture: it starts faster, cold.
+    let cold = |c: &str| {
+        read_json(&exp.join(c).join("run=0.json"))["avg_cold_startup_time"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(cold("SERVE--enforce_eager=True") < cold("SERVE--max_num_seqs=8"));
+    // Finished: a resume runs nothing again.
+    let kept = std::fs::read_to_string(exp.join("SERVE--max_num_seqs=8/run=0.json")).unwrap();
+    let o = sweep(&["--resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(exp.join("SERVE--max_num_seqs=8/run=0.json")).unwrap(),
+        kept
+    );
+    // A startup parameter llmsweep bench startup does not take: an error with --strict-params.
+    let startup = write(
+        dir.path(),
+        "startup.json",
+        r#"[{"num_iters_warm": 1, "no_such_key": 3}]"#,
+    );
+    let o = sweep(&[
+        "--startup-params",
+        startup.to_str().unwrap(),
+        "--strict-params",
+        "-e",
+        "strict",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no_such_key"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("out/strict").exists());
+}
+
+#[test]
+fn a_simulator_that_never_becomes_ready_is_a_clear_error_and_no_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_llmsweep");
+    let marker = format!("--served-model-name never-ready-{}", std::process::id());
+    let mut c = llmsweep();
+    c.env("VLLM_CACHE_ROOT", dir.path().join("cache"))
+        .args([
+            "bench",
+            "startup",
+            "--serve-cmd",
+            &format!("{exe} sim --startup-seconds 60 {marker}"),
+        ])
+        .args([
+            "--num-iters-cold",
+            "1",
+            "--num-iters-warmup",
+            "0",
+            "--num-iters-warm",
+            "0",
+            "--ready-timeout",
+            "1",
+        ]);
+    let o = run(c);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("/health") && err.contains("1 s"),
+        "{}",
+        text(&o)
+    );
+    let ps = Command::new("ps")
+        .args(["-eo", "stat=,args="])
+        .output()
+        .unwrap();
+    let alive: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(&marker) && !l.trim_start().starts_with('Z'))
+        .map(str::to_string)
+        .collect();
+    assert!(alive.is_empty(), "orphans: {alive:?}");
+}
