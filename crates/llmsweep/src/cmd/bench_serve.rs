@@ -67,8 +67,15 @@ pub struct Flags {
     #[arg(long)]
     pub trust_remote_code: bool,
     /// Use no tokenizer: no TTFT/TPOT/ITL statistics, as in vLLM.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_skip_tokenizer_init")]
     pub skip_tokenizer_init: bool,
+    /// `--no-skip-tokenizer-init`: off (what a sweep writes for `"skip_tokenizer_init": false`; the last of the two wins).
+    #[arg(
+        long = "no-skip-tokenizer-init",
+        hide = true,
+        overrides_with = "skip_tokenizer_init"
+    )]
+    pub no_skip_tokenizer_init: bool,
     /// Label for the result (default: the backend).
     #[arg(long)]
     pub label: Option<String>,
@@ -113,8 +120,15 @@ pub struct Flags {
     #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
     pub custom_output_len: i64,
     /// Custom: send prompts without the model's chat template.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_skip_chat_template")]
     pub skip_chat_template: bool,
+    /// `--no-skip-chat-template`: off (what a sweep writes for `"skip_chat_template": false`; the last of the two wins).
+    #[arg(
+        long = "no-skip-chat-template",
+        hide = true,
+        overrides_with = "skip_chat_template"
+    )]
+    pub no_skip_chat_template: bool,
     /// Prefix repetition: prefix tokens.
     #[arg(long, default_value_t = 256)]
     pub prefix_repetition_prefix_len: u64,
@@ -128,8 +142,15 @@ pub struct Flags {
     #[arg(long, default_value_t = 128)]
     pub prefix_repetition_output_len: u64,
     /// Keep the dataset's order.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_disable_shuffle")]
     pub disable_shuffle: bool,
+    /// `--no-disable-shuffle`: off (what a sweep writes for `"disable_shuffle": false`; the last of the two wins).
+    #[arg(
+        long = "no-disable-shuffle",
+        hide = true,
+        overrides_with = "disable_shuffle"
+    )]
+    pub no_disable_shuffle: bool,
     /// Do not repeat samples to reach --num-prompts.
     #[arg(long)]
     pub no_oversample: bool,
@@ -162,12 +183,18 @@ pub struct Flags {
     #[arg(long, default_value_t = 21600.0)]
     pub request_timeout: f64,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_disable_tqdm")]
     pub disable_tqdm: bool,
+    /// `--no-disable-tqdm`: off (what a sweep writes for `"disable_tqdm": false`; the last of the two wins).
+    #[arg(long = "no-disable-tqdm", hide = true, overrides_with = "disable_tqdm")]
+    pub no_disable_tqdm: bool,
 
     /// Ask the server to ignore end-of-sequence tokens (always on for the random dataset).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_ignore_eos")]
     pub ignore_eos: bool,
+    /// `--no-ignore-eos`: off (what a sweep writes for `"ignore_eos": false`; the last of the two wins).
+    #[arg(long = "no-ignore-eos", hide = true, overrides_with = "ignore_eos")]
+    pub no_ignore_eos: bool,
     /// Sampling temperature.
     #[arg(long, allow_negative_numbers = true)]
     pub temperature: Option<f64>,
@@ -203,11 +230,25 @@ pub struct Flags {
     #[arg(long)]
     pub save_result: bool,
     /// Keep the per-request arrays in the result.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_save_detailed")]
     pub save_detailed: bool,
+    /// `--no-save-detailed`: off (what a sweep writes for `"save_detailed": false`; the last of the two wins).
+    #[arg(
+        long = "no-save-detailed",
+        hide = true,
+        overrides_with = "save_detailed"
+    )]
+    pub no_save_detailed: bool,
     /// Append the result to the file (JSON Lines).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_append_result")]
     pub append_result: bool,
+    /// `--no-append-result`: off (what a sweep writes for `"append_result": false`; the last of the two wins).
+    #[arg(
+        long = "no-append-result",
+        hide = true,
+        overrides_with = "append_result"
+    )]
+    pub no_append_result: bool,
     /// Folder for the result file.
     #[arg(long)]
     pub result_dir: Option<PathBuf>,
