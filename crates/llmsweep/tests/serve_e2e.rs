@@ -94,7 +94,7 @@ fn a_sweep_writes_vllms_layout_and_resets_caches() {
             && stdout.contains("Summary:"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn a_server_that_never_becomes_ready_is_named_and_stopped() {
         "{err}"
     );
     assert!(err.contains("answered HTTP 503"), "{err}");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -462,7 +462,7 @@ fn ctrl_c_stops_children_and_prints_the_resume_command() {
         "{err}"
     );
     assert!(!f.exp().join("run=0.json").exists());
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     let record = read_json(&f.exp().join("experiment.json"));
     assert!(record["finished_at"].is_null());
 }

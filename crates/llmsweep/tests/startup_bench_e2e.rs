@@ -9,7 +9,7 @@ use std::process::Command;
 use nix::sys::signal::Signal;
 
 use common::startup::{metric_keys, numbers, signal_once_started};
-use common::{Fixture, assert_no_process_mentions, read_json, run, stderr, stdout, text};
+use common::{Fixture, read_json, run, stderr, stdout, text};
 
 /// `llmsweep bench startup` with the stand-in, its logs in the fixture's `logs` folder.
 fn bench(f: &Fixture, serve_extra: &str, more: &[&str]) -> Command {
@@ -177,7 +177,7 @@ fn cold_starts_are_slower_than_warm_ones_and_every_key_is_present() {
             && stdout.contains("Avg compilation time: 12.34 seconds"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn a_server_that_never_becomes_ready_is_named_stopped_and_leaves_no_orphan() {
     }
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(f.event_lines("stop").len(), 1, "stopped with SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     // The kept logs are where the error says.
     let kept = err
         .split("server logs kept in ")
@@ -347,7 +347,7 @@ fn sigterm_stops_the_server_it_is_timing() {
     );
     assert_eq!(out.status.code(), Some(128 + 15), "{out:?}");
     assert_eq!(f.event_lines("stop").len(), 1, "the server got SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     // The signal ended llmsweep before it could remove the cold start's cache folder; the
     // next run removes it.
     let start = f.event_lines("start").remove(0);

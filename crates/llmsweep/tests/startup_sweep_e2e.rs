@@ -122,7 +122,7 @@ fn a_sweep_writes_vllms_layout_with_serve_items_inside_the_server_command() {
         stdout.contains("SERVE--max_num_seqs=16-STARTUP--quick") && stdout.contains("cold ready s"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn a_failed_run_stops_the_sweep_with_a_resume_hint_and_no_orphan() {
     ] {
         assert!(err.contains(part), "missing {part:?}: {err}");
     }
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     let record = read_json(&f.exp().join("experiment.json"));
     assert!(
         record["invocations"][0]["outcome"]
@@ -318,7 +318,7 @@ fn ctrl_c_stops_bench_startup_and_its_server() {
     let err = stderr(&out);
     assert!(err.contains("Resume with:"), "{err}");
     assert_eq!(f.event_lines("stop").len(), 1, "the server got SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     assert_no_process_mentions(&f.exp().to_string_lossy());
 }
 

@@ -203,6 +203,12 @@ impl Fixture {
             .collect()
     }
 
+    /// No process that was given this fixture's events file (a stand-in, or the llmsweep
+    /// that started one) is left running; see `assert_no_process_mentions`.
+    pub fn assert_no_stand_in_left(&self) {
+        assert_no_process_mentions(&self.events().to_string_lossy());
+    }
+
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         write(self.dir.path(), rel, text)
     }
