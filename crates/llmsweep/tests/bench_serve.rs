@@ -1,35 +1,44 @@
 //! End to end: the real `llmsweep bench serve` binary against an in-test streaming server.
 
+mod common;
+
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 use llmsweep_bench::testserver::{Behaviour, Fault, TestServer};
 use serde_json::{Map, Value};
 
-/// The keys of a real `vllm bench serve` 0.33.0 result (`--percentile-metrics
-/// ttft,tpot,itl,e2el`, `--max-concurrency`, no `--save-detailed`), in its order.
-fn vllm_keys() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../bench/tests/fixtures/vllm-0.33.0-result.json"
-    );
+use common::{free_port, stderr, stdout, text};
+
+/// The keys of a real `vllm bench serve` 0.33.0 result, in its order: `name` in
+/// crates/bench/tests/fixtures ("vllm-0.33.0-result.json": `--percentile-metrics
+/// ttft,tpot,itl,e2el`, `--max-concurrency`, no `--save-detailed`; "...-detailed.json": with
+/// `--save-detailed`).
+fn vllm_keys(name: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bench/tests/fixtures")
+        .join(name);
     let text = std::fs::read_to_string(path).expect("the vLLM fixture");
     let file: Map<String, Value> = serde_json::from_str(&text).expect("valid JSON");
     file.keys().cloned().collect()
 }
 
+/// The binary with `args`, without the user's OPENAI_API_KEY.
+fn bench_cmd(args: &[String]) -> Command {
+    let mut cmd = common::llmsweep();
+    cmd.env_remove("OPENAI_API_KEY").args(args);
+    cmd
+}
+
 /// Run the binary with `args` (plus `env`) off the async runtime, so the server keeps serving.
-async fn llmsweep(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = assert_cmd::Command::cargo_bin("llmsweep").expect("binary built");
-        cmd.env_remove("OPENAI_API_KEY");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.args(&args).output().expect("binary runs")
-    })
-    .await
-    .expect("join")
+async fn llmsweep<S: AsRef<str>>(
+    args: impl IntoIterator<Item = S>,
+    env: Vec<(&'static str, String)>,
+) -> Output {
+    let args: Vec<String> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    tokio::task::spawn_blocking(move || bench_cmd(&args).envs(env).output().expect("binary runs"))
+        .await
+        .expect("join")
 }
 
 fn sweep_args(server: &TestServer, dir: &Path, extra: &[&str]) -> Vec<String> {
@@ -62,23 +71,23 @@ fn read_result(path: &Path) -> (String, Map<String, Value>) {
     (text, value)
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 async fn server(behaviour: Behaviour) -> TestServer {
     TestServer::start(behaviour, 0)
         .await
         .expect("server starts")
 }
 
+/// A well-behaved server that answers every request with `n` tokens.
+fn tokens(n: usize) -> Behaviour {
+    Behaviour {
+        tokens: Some(n),
+        ..Default::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_invocation_writes_vllm_keys_in_order() {
-    let srv = server(Behaviour {
-        tokens: Some(4),
-        ..Default::default()
-    })
-    .await;
+    let srv = server(tokens(4)).await;
     let dir = tempfile::tempdir().unwrap();
     let extra = [
         "--max-concurrency",
@@ -93,15 +102,15 @@ async fn sweep_invocation_writes_vllm_keys_in_order() {
         "200",
     ];
     let out = llmsweep(sweep_args(&srv, dir.path(), &extra), vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = stdout(&out);
     assert!(
         stdout.contains(" Serving Benchmark Result ") && stdout.contains("Mean TTFT (ms):"),
         "{stdout}"
     );
     let (text, r) = read_result(&dir.path().join("run=0.json"));
     let keys: Vec<&str> = r.keys().map(String::as_str).collect();
-    let vllm = vllm_keys();
+    let vllm = vllm_keys("vllm-0.33.0-result.json");
     assert_eq!(keys[..vllm.len()], vllm[..]);
     let ours = &keys[vllm.len()..];
     assert!(
@@ -157,7 +166,7 @@ async fn failed_requests_are_counted_not_fatal() {
         vec![],
     )
     .await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
         stderr(&out).contains("HTTP 500 Internal Server Error: kaput"),
         "{}",
@@ -191,14 +200,9 @@ async fn failed_requests_are_counted_not_fatal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_exits_non_zero_with_a_message() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = free_port().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<String> = [
+    let args = [
         "bench",
         "serve",
         "--port",
@@ -208,10 +212,7 @@ async fn unreachable_server_exits_non_zero_with_a_message() {
         "--save-result",
         "--result-dir",
         &dir.path().display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let out = llmsweep(args, vec![]).await;
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -227,14 +228,7 @@ async fn unreachable_server_exits_non_zero_with_a_message() {
 }
 
 async fn rejected(flags: &[&str]) -> String {
-    let mut args = vec![
-        "bench".to_string(),
-        "serve".into(),
-        "--port".into(),
-        "1".into(),
-    ];
-    args.extend(flags.iter().map(|s| s.to_string()));
-    let out = llmsweep(args, vec![]).await;
+    let out = llmsweep([&["bench", "serve", "--port", "1"], flags].concat(), vec![]).await;
     assert!(!out.status.success(), "{flags:?} must fail");
     stderr(&out)
 }
@@ -278,7 +272,7 @@ async fn bad_flags_fail_with_a_message_naming_them() {
 async fn missing_dataset_file_is_reported_before_contacting_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.jsonl").display().to_string();
-    let args: Vec<String> = [
+    let args = [
         "bench",
         "serve",
         "--port",
@@ -290,10 +284,7 @@ async fn missing_dataset_file_is_reported_before_contacting_the_server() {
         "--dataset-path",
         &missing,
         "--skip-chat-template",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let out = llmsweep(args, vec![]).await;
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -321,10 +312,10 @@ async fn api_key_is_sent_but_never_written() {
         ],
     );
     let out = llmsweep(args, vec![("OPENAI_API_KEY", "sk-env-secret-123".into())]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let (text, _) = read_result(&dir.path().join("run=0.json"));
-    assert!(!text.contains("sk-env-secret-123"));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-env-secret-123"));
+    assert!(out.status.success(), "{}", text(&out));
+    let (written, _) = read_result(&dir.path().join("run=0.json"));
+    assert!(!written.contains("sk-env-secret-123"));
+    assert!(!stdout(&out).contains("sk-env-secret-123"));
     let posts: Vec<_> = srv.completions().into_iter().collect();
     assert!(
         posts
@@ -345,7 +336,7 @@ async fn api_key_is_sent_but_never_written() {
         ],
     );
     let out = llmsweep(args, vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
         !std::fs::read_to_string(dir.path().join("run=0.json"))
             .unwrap()
@@ -359,11 +350,7 @@ async fn api_key_is_sent_but_never_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_flags_last_wins_and_underscores_are_accepted() {
-    let srv = server(Behaviour {
-        tokens: Some(2),
-        ..Default::default()
-    })
-    .await;
+    let srv = server(tokens(2)).await;
     let dir = tempfile::tempdir().unwrap();
     let args = sweep_args(
         &srv,
@@ -382,7 +369,7 @@ async fn repeated_flags_last_wins_and_underscores_are_accepted() {
         ],
     );
     let out = llmsweep(args, vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out));
     let (_, r) = read_result(&dir.path().join("run=0.json"));
     assert_eq!(r["num_prompts"], 3);
     assert_eq!(r["completed"], 3);
@@ -398,11 +385,7 @@ async fn repeated_flags_last_wins_and_underscores_are_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_file_name_and_append() {
-    let srv = server(Behaviour {
-        tokens: Some(2),
-        ..Default::default()
-    })
-    .await;
+    let srv = server(tokens(2)).await;
     let dir = tempfile::tempdir().unwrap();
     let port = srv.addr().port().to_string();
     let dir_s = dir.path().display().to_string();
@@ -421,10 +404,8 @@ async fn default_file_name_and_append() {
         dir_s.as_str(),
         "--disable-tqdm",
     ];
-    let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
-    args.push("--save-result".into());
-    let out = llmsweep(args, vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = llmsweep([&base[..], &["--save-result"]].concat(), vec![]).await;
+    assert!(out.status.success(), "{}", text(&out));
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -438,11 +419,14 @@ async fn default_file_name_and_append() {
         "{name}"
     );
 
-    let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
-    args.extend(["--append-result", "--result-filename", "all.jsonl"].map(String::from));
+    let args = [
+        &base[..],
+        &["--append-result", "--result-filename", "all.jsonl"],
+    ]
+    .concat();
     for _ in 0..2 {
-        let out = llmsweep(args.clone(), vec![]).await;
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = llmsweep(&args, vec![]).await;
+        assert!(out.status.success(), "{}", text(&out));
     }
     let text = std::fs::read_to_string(dir.path().join("all.jsonl")).unwrap();
     let lines: Vec<&str> = text.split('\n').collect();
@@ -454,11 +438,7 @@ async fn default_file_name_and_append() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detailed_goodput_and_skip_tokenizer_init() {
-    let srv = server(Behaviour {
-        tokens: Some(3),
-        ..Default::default()
-    })
-    .await;
+    let srv = server(tokens(3)).await;
     let dir = tempfile::tempdir().unwrap();
     let extra = [
         "--max-concurrency",
@@ -473,20 +453,14 @@ async fn detailed_goodput_and_skip_tokenizer_init() {
         "e2el:60000",
     ];
     let out = llmsweep(sweep_args(&srv, dir.path(), &extra), vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Request goodput (req/s):"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("Request goodput (req/s):"));
     let (_, r) = read_result(&dir.path().join("run=0.json"));
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../bench/tests/fixtures/vllm-0.33.0-result-detailed.json"
-    );
-    let vllm: Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let keys: Vec<&String> = r.keys().collect();
-    let vllm_keys: Vec<&String> = vllm.keys().collect();
+    let keys: Vec<String> = r.keys().cloned().collect();
+    let vllm = vllm_keys("vllm-0.33.0-result-detailed.json");
     assert_eq!(
-        keys[..vllm_keys.len()],
-        vllm_keys[..],
+        keys[..vllm.len()],
+        vllm[..],
         "--save-detailed keys and order"
     );
     assert_eq!(
@@ -502,7 +476,7 @@ async fn detailed_goodput_and_skip_tokenizer_init() {
         "--skip-tokenizer-init",
     ];
     let out = llmsweep(sweep_args(&srv, dir.path(), &extra), vec![]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", text(&out));
     let (_, r) = read_result(&dir.path().join("run=0.json"));
     assert_eq!(r["tokenizer_id"], Value::Null);
     assert!(
@@ -513,11 +487,7 @@ async fn detailed_goodput_and_skip_tokenizer_init() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_writes_what_was_measured_and_exits_130() {
-    let srv = server(Behaviour {
-        tokens: Some(2),
-        ..Default::default()
-    })
-    .await;
+    let srv = server(tokens(2)).await;
     let dir = tempfile::tempdir().unwrap();
     let args = sweep_args(
         &srv,
@@ -531,11 +501,9 @@ async fn ctrl_c_writes_what_was_measured_and_exits_130() {
             "8",
         ],
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmsweep"))
-        .args(&args)
-        .env_remove("OPENAI_API_KEY")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let mut child = bench_cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");
     // The run takes 10 s on its schedule; interrupt it once a few requests went through.

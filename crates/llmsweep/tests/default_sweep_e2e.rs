@@ -2,42 +2,13 @@
 //! sim`) as the server and the native client (`llmsweep bench serve`) as the benchmark —
 //! on 127.0.0.1 with free ports: what a user gets with no --serve-cmd and no --bench-cmd.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-use serde_json::Value;
+use std::process::Stdio;
 
-fn llmsweep() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
-    c.stdin(Stdio::null());
-    c
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::{
+    assert_no_process_mentions, free_port, llmsweep, read_json, run, stdout, text, write,
+};
 
 #[test]
 fn the_default_sweep_runs_the_simulator_and_the_native_client() {
@@ -114,7 +85,7 @@ fn the_default_sweep_runs_the_simulator_and_the_native_client() {
     ] {
         assert!(exp.join(f).exists(), "{f}");
     }
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(out.contains("Report: ") && out.contains("Charts:"), "{out}");
 }
 
@@ -126,7 +97,7 @@ fn dry_run_shows_the_default_commands_in_full() {
         .arg(dir.path());
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     let exe = env!("CARGO_BIN_EXE_llmsweep");
     assert!(
         out.contains(&format!("$ {exe} sim --host 127.0.0.1 --port ")),
@@ -147,11 +118,7 @@ fn dry_run_shows_the_default_commands_in_full() {
 fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_llmsweep");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     // With max_num_seqs 2 the tiny profile serves 64-token answers in waves of two: p99
     // E2E latency climbs in steps of about 220 ms every two more streams (≈ 450 ms at 3–4,
     // ≈ 660 ms at 5–6). The target sits mid-step, so load on the machine cannot move the
@@ -193,7 +160,7 @@ fn sla_answer_passes_and_the_next_value_fails_when_measured_again() {
     );
     // Measure v and v + 1 again, from scratch, with the native client against a new server.
     let measure = |conc: u64| -> f64 {
-        let mut server = Command::new(exe);
+        let mut server = llmsweep();
         server
             .args([
                 "sim",
@@ -409,14 +376,5 @@ fn a_simulator_that_never_becomes_ready_is_a_clear_error_and_no_orphan() {
         "{}",
         text(&o)
     );
-    let ps = Command::new("ps")
-        .args(["-eo", "stat=,args="])
-        .output()
-        .unwrap();
-    let alive: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(&marker) && !l.trim_start().starts_with('Z'))
-        .map(str::to_string)
-        .collect();
-    assert!(alive.is_empty(), "orphans: {alive:?}");
+    assert_no_process_mentions(&marker);
 }

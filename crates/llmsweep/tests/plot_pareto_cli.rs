@@ -1,37 +1,13 @@
 //! `llmsweep plot-pareto` end to end.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixture(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    match name {
-        "vllm" => root.join("tests/fixtures/vllm-sweep/plot-fake-server"),
-        other => root.join("crates/plot/tests/fixtures").join(other),
-    }
-}
-
-fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join("exp");
-    copy_dir(&fixture(name), &dst);
-    (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+use common::copy_of;
 
 fn pareto(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("llmsweep").unwrap();

@@ -2,29 +2,14 @@
 //! must load with no console output and every chart must be drawn. Skipped, with a note,
 //! when chromium is not installed. The same check by hand: bench/plot/check_report.sh.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use assert_cmd::Command;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/plot/tests/fixtures")
-        .join(name)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+use common::{copy_dir, fixture};
 
 fn chromium() -> Option<PathBuf> {
     std::env::var_os("PATH")?

@@ -1,38 +1,14 @@
 //! `llmsweep report` end to end: one self-contained HTML file from folders made by
 //! llmsweep (serve, SLA, start-up) and by vLLM's own sweep.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixture(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    match name {
-        "vllm" => root.join("tests/fixtures/vllm-sweep/plot-fake-server"),
-        other => root.join("crates/plot/tests/fixtures").join(other),
-    }
-}
-
-fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join("exp");
-    copy_dir(&fixture(name), &dst);
-    (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+use common::copy_of;
 
 /// Run `llmsweep report DIR` and return the page.
 fn report(dir: &Path) -> String {

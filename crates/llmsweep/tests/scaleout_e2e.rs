@@ -7,28 +7,17 @@
 //! Each serve item names its server's port (`{"port": P}`), linked to the bench items'
 //! (`--link-vars port=port`), so that shards on one machine never share a port.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-/// The variables a job array sets; cleared so that only what a test sets counts.
-const SHARD_ENV: [&str; 5] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_MAX",
-    "JOB_COMPLETION_INDEX",
-];
-
-fn support(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::{
+    clear_shard_env, llmsweep, read_json, run, run_together, stderr, stdout, support, text, write,
+};
 
 /// The server and benchmark commands of every sweep here; the port comes from the items.
 /// Moving to the simulator is this function (`llmsweep sim --host 127.0.0.1 --port 1`, and
@@ -40,44 +29,6 @@ fn server_and_bench(bench_extra: &str) -> [String; 4] {
         "--bench-cmd".into(),
         format!("{} --port 1 {bench_extra}", support("fake-bench")),
     ]
-}
-
-fn llmsweep() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
-    for var in SHARD_ENV {
-        c.env_remove(var);
-    }
-    c.stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().unwrap()
-}
-
-fn spawn(mut c: Command) -> Child {
-    c.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Start every command at once, then wait for all; each must succeed.
-fn run_together(commands: Vec<Command>) {
-    let children: Vec<Child> = commands.into_iter().map(spawn).collect();
-    for child in children {
-        let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-    }
 }
 
 /// `n` distinct free ports (held together while chosen, so they differ).
@@ -113,8 +64,8 @@ impl Fixture {
                 bench.push(Value::Object(item));
             }
         }
-        std::fs::write(dir.path().join("serve.json"), json!(serve).to_string()).unwrap();
-        std::fs::write(dir.path().join("bench.json"), json!(bench).to_string()).unwrap();
+        write(dir.path(), "serve.json", &json!(serve).to_string());
+        write(dir.path(), "bench.json", &json!(bench).to_string());
         Self { dir }
     }
 
@@ -210,13 +161,6 @@ fn without_measures(v: &Value) -> Value {
     }
 }
 
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 /// An experiment's results: every file below it by relative path — JSON files by their
 /// contents without measured values, others by name only — leaving out what records who
 /// ran it (experiment.json, `.llmsweep/`) and the shards' own summaries.
@@ -307,7 +251,7 @@ fn shards_then_merge_give_what_one_sweep_gives() {
     assert!(!f.path("shared/e/summary.csv").exists());
     let o = f.merge(&["shared/e"]);
     assert!(o.status.success(), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(
         out.contains("6 of 6 planned combinations complete, 0 missing, 0 failed"),
         "{out}"
@@ -344,7 +288,7 @@ fn folders_of_different_sweeps_are_not_merged() {
     run_together(vec![a, b]);
     let o = f.merge(&["m/e", "a/e", "b/e"]);
     assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(
         err.contains("ran different sweeps") && err.contains("warmup_num_prompts: 0 vs 2"),
         "{}",
@@ -364,7 +308,7 @@ fn missing_and_failed_combinations_are_listed_and_exit_1() {
     assert!(o.status.success(), "{}", text(&o));
     let o = f.merge(&["out/e"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(
         out.contains("1 of 6 planned combinations complete, 4 missing, 1 failed"),
         "{out}"
@@ -382,13 +326,17 @@ fn missing_and_failed_combinations_are_listed_and_exit_1() {
 #[test]
 fn sla_shards_then_merge_give_the_same_answers() {
     let f = Fixture::new(2, serde_json::from_str(r#"[{"num_prompts": 20}]"#).unwrap());
-    std::fs::write(
-        f.path("sla.json"),
+    let sla = write(
+        f.dir.path(),
+        "sla.json",
         r#"[{"p99_e2el_ms": "<=230"}, {"p99_e2el_ms": "<=500"}]"#,
-    )
-    .unwrap();
-    let sla = f.path("sla.json").to_string_lossy().into_owned();
-    let more = ["--sla-params", &sla, "--sla-variable", "max_concurrency"];
+    );
+    let more = [
+        "--sla-params",
+        sla.to_str().unwrap(),
+        "--sla-variable",
+        "max_concurrency",
+    ];
     let o = run(f.sweep("serve-sla", "one", &more));
     assert!(o.status.success(), "{}", text(&o));
     let mut shards = Vec::new();
@@ -439,7 +387,7 @@ fn workload_shards_then_merge_give_the_same_curves() {
 fn startup_shards_then_merge_give_what_one_sweep_gives() {
     // `port` is a key the startup command does not take: dropped from folder names.
     let f = Fixture::new(3, serde_json::from_str(TWO_LOADS).unwrap());
-    std::fs::write(f.path("startup.json"), r#"[{"num_iters_cold": 1}]"#).unwrap();
+    write(f.dir.path(), "startup.json", r#"[{"num_iters_cold": 1}]"#);
     let startup = |out: &str, shard: Option<&str>| {
         let mut c = llmsweep();
         c.args([
@@ -469,7 +417,7 @@ fn startup_shards_then_merge_give_what_one_sweep_gives() {
     let o = f.merge(&["shared/e"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("3 of 3 planned combinations complete"),
+        stdout(&o).contains("3 of 3 planned combinations complete"),
         "{}",
         text(&o)
     );
@@ -522,10 +470,8 @@ fn the_sbatch_script_passes_bash_and_runs_its_shards() {
     let tasks = (0..2)
         .map(|k| {
             let mut c = Command::new("bash");
-            for var in SHARD_ENV {
-                c.env_remove(var);
-            }
-            c.arg(&script)
+            clear_shard_env(&mut c)
+                .arg(&script)
                 .env("SLURM_ARRAY_TASK_ID", k.to_string())
                 .env("SLURM_ARRAY_TASK_COUNT", "2")
                 .stdin(Stdio::null());
@@ -537,7 +483,7 @@ fn the_sbatch_script_passes_bash_and_runs_its_shards() {
     c.arg("merge").arg(workdir.join("results/e"));
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("4 of 4 planned combinations complete"));
+    assert!(stdout(&o).contains("4 of 4 planned combinations complete"));
 }
 
 #[test]
@@ -562,7 +508,7 @@ fn the_job_manifest_is_yaml_with_what_kubernetes_requires() {
     .args(f.sweep_args("serve", None, ""));
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
-    let m: Value = serde_yaml_ng::from_str(&String::from_utf8_lossy(&o.stdout))
+    let m: Value = serde_yaml_ng::from_str(&stdout(&o))
         .unwrap_or_else(|e| panic!("not YAML: {e}\n{}", text(&o)));
     assert_eq!(m["apiVersion"], "batch/v1");
     assert_eq!(m["kind"], "Job");
@@ -604,9 +550,5 @@ fn the_job_manifest_is_yaml_with_what_kubernetes_requires() {
         .args(f.sweep_args("serve", None, ""));
     let o = run(c);
     assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("nothing to do"),
-        "{}",
-        text(&o)
-    );
+    assert!(stderr(&o).contains("nothing to do"), "{}", text(&o));
 }

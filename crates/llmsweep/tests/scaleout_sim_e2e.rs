@@ -4,35 +4,13 @@
 //! sweep without shards. (scaleout_e2e.rs checks the merged values exactly, with
 //! deterministic stand-ins.)
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-const SHARD_ENV: [&str; 5] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_MAX",
-    "JOB_COMPLETION_INDEX",
-];
-
-fn llmsweep() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
-    for var in SHARD_ENV {
-        c.env_remove(var);
-    }
-    c.stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{llmsweep, run, run_together, stdout, text, write};
 
 /// Every file below `dir` that holds results (run and summary files), relative.
 fn result_files(dir: &Path) -> BTreeSet<String> {
@@ -75,31 +53,20 @@ fn sweep(dir: &Path, out: &Path, shard: Option<&str>) -> Command {
 fn three_shards_with_their_own_simulators_merge_into_one_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("serve.json"),
+    write(
+        d,
+        "serve.json",
         r#"[{"max_num_seqs": 4}, {"max_num_seqs": 8}, {"max_num_seqs": 16}, {"max_num_seqs": 32}]"#,
-    )
-    .unwrap();
-    std::fs::write(d.join("bench.json"), r#"[{"max_concurrency": 2, "num_prompts": 4, "random_input_len": 32, "random_output_len": 8}, {"max_concurrency": 8, "num_prompts": 8, "random_input_len": 32, "random_output_len": 8}]"#).unwrap();
+    );
+    write(
+        d,
+        "bench.json",
+        r#"[{"max_concurrency": 2, "num_prompts": 4, "random_input_len": 32, "random_output_len": 8}, {"max_concurrency": 8, "num_prompts": 8, "random_input_len": 32, "random_output_len": 8}]"#,
+    );
     let shared: PathBuf = d.join("shards");
-    let children: Vec<_> = ["0/3", "1/3", "2/3"]
-        .iter()
-        .map(|s| {
-            let mut c = sweep(d, &shared, Some(s));
-            c.stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-        assert!(
-            String::from_utf8_lossy(&o.stdout).contains("llmsweep merge"),
-            "{}",
-            text(&o)
-        );
+    let shards = ["0/3", "1/3", "2/3"].map(|s| sweep(d, &shared, Some(s)));
+    for o in run_together(shards.into()) {
+        assert!(stdout(&o).contains("llmsweep merge"), "{}", text(&o));
     }
     let exp = shared.join("e");
     for k in 0..3 {
@@ -110,11 +77,11 @@ fn three_shards_with_their_own_simulators_merge_into_one_sweep() {
     }
     let mut m = llmsweep();
     m.arg("merge").arg(&exp);
-    let o = m.output().unwrap();
+    let o = run(m);
     assert!(o.status.success(), "{}", text(&o));
     assert!(exp.join("report.html").exists() && exp.join("pareto/PARETO.png").exists());
     let one = d.join("one");
-    let o = sweep(d, &one, None).output().unwrap();
+    let o = run(sweep(d, &one, None));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(result_files(&exp), result_files(&one.join("e")));
     assert_eq!(

@@ -2,142 +2,23 @@
 //! (tests/support/fake-vllm, tests/support/fake-bench): the folder layout, resume,
 //! failures, bad input, signals and orphans.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
-fn support(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::{
+    Fixture, assert_no_process_mentions, llmsweep, read_json, run, signal_when, stderr, stdout,
+    text, wait_for,
+};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A temporary folder, a port and an events file shared by a fake server and fake bench.
-struct Fixture {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            port: free_port(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn events(&self) -> PathBuf {
-        self.path("events.log")
-    }
-    fn serve_cmd(&self, extra: &str) -> String {
-        format!(
-            "{} serve m --host 127.0.0.1 --port {} --events {} {extra}",
-            support("fake-vllm"),
-            self.port,
-            self.events().display()
-        )
-    }
-    fn bench_cmd(&self, extra: &str) -> String {
-        format!(
-            "{} --port {} --events {} {extra}",
-            support("fake-bench"),
-            self.port,
-            self.events().display()
-        )
-    }
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-    fn event_lines(&self, prefix: &str) -> Vec<String> {
-        std::fs::read_to_string(self.events())
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(str::to_string)
-            .collect()
-    }
-    /// `llmsweep serve` with the fake server and bench, output under <tmp>/out, experiment "e".
-    fn serve(&self, serve_extra: &str, bench_extra: &str, more: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
-        c.args([
-            "serve",
-            "--serve-cmd",
-            &self.serve_cmd(serve_extra),
-            "--bench-cmd",
-            &self.bench_cmd(bench_extra),
-            "-o",
-        ])
-        .arg(self.path("out"))
-        .args(["-e", "e", "--server-ready-timeout", "20"])
-        .args(more);
-        c
-    }
-    fn exp(&self) -> PathBuf {
-        self.path("out/e")
-    }
-}
-
-fn run(mut c: Command) -> Output {
-    c.stdin(Stdio::null()).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
-}
-
-/// No process whose command line mentions `needle` is alive (zombies aside).
-fn assert_no_process_mentions(needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = Command::new("ps")
-            .args(["-eo", "stat=,args="])
-            .output()
-            .unwrap();
-        let alive: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| {
-                l.contains(needle) && !l.trim_start().starts_with('Z') && !l.contains("ps -eo")
-            })
-            .map(str::to_string)
-            .collect();
-        if alive.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "orphans left: {alive:#?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// `llmsweep serve` with the fake server and bench, output under <tmp>/out, experiment "e".
+fn serve(f: &Fixture, serve_extra: &str, bench_extra: &str, more: &[&str]) -> Command {
+    let mut c = f.stand_in_sweep("serve", serve_extra, bench_extra);
+    c.args(["--server-ready-timeout", "20"]).args(more);
+    c
 }
 
 const SERVE_PARAMS: &str = r#"[{"max_num_seqs": 8}, {"max_num_seqs": 16}]"#;
@@ -148,7 +29,8 @@ fn a_sweep_writes_vllms_layout_and_resets_caches() {
     let f = Fixture::new();
     let sp = f.write("serve.json", SERVE_PARAMS);
     let bp = f.write("bench.json", BENCH_PARAMS);
-    let o = run(f.serve(
+    let o = run(serve(
+        &f,
         "",
         "",
         &[
@@ -206,20 +88,21 @@ fn a_sweep_writes_vllms_layout_and_resets_caches() {
     assert_eq!(f.event_lines("reset").len(), 3 * 8);
     assert_eq!(f.event_lines("reset /reset_prefix_cache").len(), 8);
     // The results table names every combination.
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = stdout(&o);
     assert!(
         stdout.contains("SERVE--max_num_seqs=16-BENCH--max_concurrency=4")
             && stdout.contains("Summary:"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
 fn dry_run_prints_every_command_and_writes_nothing() {
     let f = Fixture::new();
     let sp = f.write("serve.json", SERVE_PARAMS);
-    let o = run(f.serve(
+    let o = run(serve(
+        &f,
         "",
         "",
         &[
@@ -233,7 +116,7 @@ fn dry_run_prints_every_command_and_writes_nothing() {
         ],
     ));
     assert!(o.status.success(), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = stdout(&o);
     assert!(out.contains("--max-num-seqs 16"), "{out}");
     assert!(
         out.contains("--percentile-metrics ttft,tpot,itl,e2el --save-result --result-dir"),
@@ -252,11 +135,11 @@ fn dry_run_prints_every_command_and_writes_nothing() {
 #[test]
 fn an_existing_experiment_needs_resume_and_resume_needs_one() {
     let f = Fixture::new();
-    let o = run(f.serve("", "", &["--resume"]));
+    let o = run(serve(&f, "", "", &["--resume"]));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("does not exist"), "{}", text(&o));
     std::fs::create_dir_all(f.exp()).unwrap();
-    let o = run(f.serve("", "", &[]));
+    let o = run(serve(&f, "", "", &[]));
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("already exists") && stderr(&o).contains("--resume"),
@@ -283,7 +166,7 @@ fn resume_runs_only_what_is_missing() {
         "--num-runs",
         "2",
     ];
-    let o = run(f.serve("", &bench_extra, &args));
+    let o = run(serve(&f, "", &bench_extra, &args));
     assert!(!o.status.success(), "{}", text(&o));
     let err = stderr(&o);
     assert!(
@@ -304,7 +187,12 @@ fn resume_runs_only_what_is_missing() {
     // Changed settings are refused.
     let mut other = args.to_vec();
     other[5] = "1";
-    let o = run(f.serve("", &bench_extra, &[&other[..], &["--resume"]].concat()));
+    let o = run(serve(
+        &f,
+        "",
+        &bench_extra,
+        &[&other[..], &["--resume"]].concat(),
+    ));
     assert!(
         stderr(&o).contains("num_runs: recorded 2, now 1"),
         "{}",
@@ -312,7 +200,12 @@ fn resume_runs_only_what_is_missing() {
     );
     // The same settings continue: 3 combinations × 2 runs are left.
     std::fs::remove_file(&switch).unwrap();
-    let o = run(f.serve("", &bench_extra, &[&args[..], &["--resume"]].concat()));
+    let o = run(serve(
+        &f,
+        "",
+        &bench_extra,
+        &[&args[..], &["--resume"]].concat(),
+    ));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("bench").len() - benches_before, 6);
     let csv = std::fs::read_to_string(f.exp().join("summary.csv")).unwrap();
@@ -325,7 +218,12 @@ fn resume_runs_only_what_is_missing() {
     );
     // A finished experiment resumed again starts no server.
     let starts = f.event_lines("start").len();
-    let o = run(f.serve("", &bench_extra, &[&args[..], &["--resume"]].concat()));
+    let o = run(serve(
+        &f,
+        "",
+        &bench_extra,
+        &[&args[..], &["--resume"]].concat(),
+    ));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("start").len(), starts);
 }
@@ -334,7 +232,8 @@ fn resume_runs_only_what_is_missing() {
 fn continue_on_error_records_failures_and_goes_on() {
     let f = Fixture::new();
     let bp = f.write("bench.json", BENCH_PARAMS);
-    let o = run(f.serve(
+    let o = run(serve(
+        &f,
         "",
         "--fail-if max-concurrency=4",
         &[
@@ -366,17 +265,13 @@ fn continue_on_error_records_failures_and_goes_on() {
             .join("BENCH--max_concurrency=1/summary.json")
             .exists()
     );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("failure"),
-        "{}",
-        text(&o)
-    );
+    assert!(stdout(&o).contains("failure"), "{}", text(&o));
 }
 
 #[test]
 fn a_server_that_never_becomes_ready_is_named_and_stopped() {
     let f = Fixture::new();
-    let mut c = f.serve("--never-ready", "", &[]);
+    let mut c = serve(&f, "--never-ready", "", &[]);
     c.args(["--server-ready-timeout", "1"]);
     let o = run(c);
     assert!(!o.status.success());
@@ -387,13 +282,13 @@ fn a_server_that_never_becomes_ready_is_named_and_stopped() {
         "{err}"
     );
     assert!(err.contains("answered HTTP 503"), "{err}");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
 fn a_server_that_crashes_before_ready_shows_its_exit_and_log() {
     let f = Fixture::new();
-    let o = run(f.serve("--exit-before-ready 7", "", &[]));
+    let o = run(serve(&f, "--exit-before-ready 7", "", &[]));
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
@@ -406,7 +301,8 @@ fn a_server_that_crashes_before_ready_shows_its_exit_and_log() {
 fn a_server_that_dies_during_the_sweep_is_recorded() {
     let f = Fixture::new();
     let sp = f.write("serve.json", SERVE_PARAMS);
-    let o = run(f.serve(
+    let o = run(serve(
+        &f,
         "--die-after-resets 1",
         "",
         &[
@@ -427,7 +323,12 @@ fn a_server_that_dies_during_the_sweep_is_recorded() {
         );
         assert_eq!(failure["serve_overrides"]["max_num_seqs"], s);
     }
-    let o = run(f.serve("--die-after-resets 1", "", &["--num-runs", "2", "--resume"]));
+    let o = run(serve(
+        &f,
+        "--die-after-resets 1",
+        "",
+        &["--num-runs", "2", "--resume"],
+    ));
     assert!(
         !o.status.success(),
         "without --continue-on-error a dead server stops the sweep"
@@ -442,7 +343,12 @@ fn benchmark_failures_are_explained() {
         ("badjson", "is not valid"),
     ] {
         let f = Fixture::new();
-        let o = run(f.serve("", &format!("--mode {mode}"), &["--num-runs", "1"]));
+        let o = run(serve(
+            &f,
+            "",
+            &format!("--mode {mode}"),
+            &["--num-runs", "1"],
+        ));
         assert!(!o.status.success(), "{mode}");
         let err = stderr(&o);
         assert!(err.contains(expect), "{mode}: {err}");
@@ -509,13 +415,18 @@ fn bad_input_gets_a_clear_error() {
         ),
     ];
     for (args, expect) in cases {
-        let o = run(f.serve("", "", &args.iter().map(String::as_str).collect::<Vec<_>>()));
+        let o = run(serve(
+            &f,
+            "",
+            "",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
         assert!(!o.status.success(), "{args:?}");
         let err = stderr(&o);
         assert!(err.contains(expect), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
+    let mut c = llmsweep();
     c.args([
         "serve",
         "--serve-cmd",
@@ -538,24 +449,12 @@ fn bad_input_gets_a_clear_error() {
 #[test]
 fn ctrl_c_stops_children_and_prints_the_resume_command() {
     let f = Fixture::new();
-    let mut c = f.serve("", "--sleep 30", &["--num-runs", "1"]);
-    let child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while f.event_lines("bench").is_empty() {
-        assert!(Instant::now() < deadline, "the benchmark never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = signal_when(
+        serve(&f, "", "--sleep 30", &["--num-runs", "1"]),
+        "the benchmark to start",
+        || !f.event_lines("bench").is_empty(),
+        Signal::SIGINT,
+    );
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     let err = stderr(&o);
     assert!(
@@ -563,7 +462,7 @@ fn ctrl_c_stops_children_and_prints_the_resume_command() {
         "{err}"
     );
     assert!(!f.exp().join("run=0.json").exists());
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     let record = read_json(&f.exp().join("experiment.json"));
     assert!(record["finished_at"].is_null());
 }
@@ -573,7 +472,7 @@ fn kill_9_loses_nothing_and_resume_completes() {
     let f = Fixture::new();
     let bp = f.write("bench.json", BENCH_PARAMS);
     let args = ["--bench-params", bp.to_str().unwrap(), "--num-runs", "2"];
-    let mut c = f.serve("", "--sleep 0.3", &args);
+    let mut c = serve(&f, "", "--sleep 0.3", &args);
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -581,18 +480,19 @@ fn kill_9_loses_nothing_and_resume_completes() {
         .spawn()
         .unwrap();
     let done = f.exp().join("BENCH--max_concurrency=1/run=0.json");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done.exists() {
-        assert!(Instant::now() < deadline, "no run finished");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("a run to finish", || done.exists());
     child.kill().unwrap();
     child.wait().unwrap();
     // The server dies with us (its parent-death signal).
     assert_no_process_mentions(&format!("serve m --host 127.0.0.1 --port {}", f.port));
     let kept = read_json(&done);
     let benches = f.event_lines("bench").len();
-    let o = run(f.serve("", "--sleep 0.3", &[&args[..], &["--resume"]].concat()));
+    let o = run(serve(
+        &f,
+        "",
+        "--sleep 0.3",
+        &[&args[..], &["--resume"]].concat(),
+    ));
     assert!(o.status.success(), "{}", text(&o));
     // The finished run is kept (annotated now if the kill came before that), not rerun.
     let after = read_json(&done);

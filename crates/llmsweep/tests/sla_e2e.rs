@@ -2,108 +2,20 @@
 //! stand-in server and benchmark of tests/support (fake-bench's p99 E2E latency is
 //! 50 ms × max_concurrency, or 10 ms × request_rate when a rate is set).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Command;
 
 use serde_json::Value;
 
-fn support(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::{Fixture, read_json, run, stderr, stdout, text};
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            port: std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn write(&self, rel: &str, text: &str) -> String {
-        let p = self.path(rel);
-        std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-    fn events(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("events.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-    fn count(&self, prefix: &str) -> usize {
-        self.events()
-            .iter()
-            .filter(|l| l.starts_with(prefix))
-            .count()
-    }
-    fn cmd(&self, sub: &str, bench_extra: &str, args: &[&str]) -> Command {
-        let ev = self.path("events.log");
-        let mut c = Command::new(env!("CARGO_BIN_EXE_llmsweep"));
-        c.arg(sub)
-            .args([
-                "--serve-cmd",
-                &format!(
-                    "{} serve m --host 127.0.0.1 --port {} --events {}",
-                    support("fake-vllm"),
-                    self.port,
-                    ev.display()
-                ),
-            ])
-            .args([
-                "--bench-cmd",
-                &format!(
-                    "{} --port {} --events {} {bench_extra}",
-                    support("fake-bench"),
-                    self.port,
-                    ev.display()
-                ),
-            ])
-            .arg("-o")
-            .arg(self.path("out"))
-            .args(["-e", "e", "--num-runs", "1"])
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-    fn exp(&self) -> PathBuf {
-        self.path("out/e")
-    }
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
+/// `llmsweep <sub>` over fake-vllm and fake-bench (with `bench_extra`), one run a value,
+/// then `args`.
+fn sweep(f: &Fixture, sub: &str, bench_extra: &str, args: &[&str]) -> Command {
+    let mut c = f.stand_in_sweep(sub, "", bench_extra);
+    c.args(["--num-runs", "1"]).args(args);
+    c
 }
 
 #[test]
@@ -114,18 +26,15 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
         r#"[{"p99_e2el_ms": "<=500"}, {"p99_e2el_ms": "<=230"}]"#,
     );
     let bench = f.write("bench.json", r#"[{"num_prompts": 100}]"#);
-    let o = run(f.cmd(
-        "serve-sla",
-        "",
-        &[
-            "--sla-params",
-            &sla,
-            "--bench-params",
-            &bench,
-            "--sla-variable",
-            "max_concurrency",
-        ],
-    ));
+    let args = [
+        "--sla-params",
+        sla.to_str().unwrap(),
+        "--bench-params",
+        bench.to_str().unwrap(),
+        "--sla-variable",
+        "max_concurrency",
+    ];
+    let o = run(sweep(&f, "serve-sla", "", &args));
     assert!(o.status.success(), "{}", text(&o));
     let results = read_json(&f.exp().join("sla_results.json"));
     let answers: Vec<&Value> = results
@@ -172,9 +81,9 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
         .map(|r| r["steps"].as_u64().unwrap())
         .sum();
     assert!(
-        (f.count("bench") as u64) < steps,
+        (f.event_lines("bench").len() as u64) < steps,
         "{} runs for {steps} steps",
-        f.count("bench")
+        f.event_lines("bench").len()
     );
     let csv = std::fs::read_to_string(f.exp().join("sla_results.csv")).unwrap();
     assert!(
@@ -191,24 +100,17 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
             .count() as u64
             > 1
     );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("largest passing value"));
+    assert!(stdout(&o).contains("largest passing value"));
     // Resumed when finished: nothing runs, no server starts, the same answers.
-    let starts = f.count("start");
-    let o = run(f.cmd(
+    let starts = f.event_lines("start").len();
+    let o = run(sweep(
+        &f,
         "serve-sla",
         "",
-        &[
-            "--sla-params",
-            &sla,
-            "--bench-params",
-            &bench,
-            "--sla-variable",
-            "max_concurrency",
-            "--resume",
-        ],
+        &[&args[..], &["--resume"]].concat(),
     ));
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(f.count("start"), starts);
+    assert_eq!(f.event_lines("start").len(), starts);
     assert_eq!(read_json(&f.exp().join("sla_results.json")), results);
 }
 
@@ -216,10 +118,16 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
 fn request_rate_search_reaches_the_tolerance() {
     let f = Fixture::new();
     let sla = f.write("sla.json", r#"[{"p99_e2el_ms": "<=500"}]"#);
-    let o = run(f.cmd(
+    let o = run(sweep(
+        &f,
         "serve-sla",
         "",
-        &["--sla-params", &sla, "--sla-tolerance", "0.01"],
+        &[
+            "--sla-params",
+            sla.to_str().unwrap(),
+            "--sla-tolerance",
+            "0.01",
+        ],
     ));
     assert!(o.status.success(), "{}", text(&o));
     let r = &read_json(&f.exp().join("sla_results.json"))[0];
@@ -236,14 +144,15 @@ fn runs_that_disagree_get_more_runs() {
     // Odd runs report 60 ms more: at max_concurrency 10 (500 ms) run 0 passes, run 1 fails.
     let sla = f.write("sla.json", r#"[{"p99_e2el_ms": "<=500"}]"#);
     let bench = f.write("bench.json", r#"[{"num_prompts": 40}]"#);
-    let o = run(f.cmd(
+    let o = run(sweep(
+        &f,
         "serve-sla",
         "--jitter-odd-runs 60",
         &[
             "--sla-params",
-            &sla,
+            sla.to_str().unwrap(),
             "--bench-params",
-            &bench,
+            bench.to_str().unwrap(),
             "--sla-variable",
             "max_concurrency",
             "--num-runs",
@@ -287,7 +196,9 @@ fn bad_sla_input_is_refused_before_anything_runs() {
             f.write("c.json", r#"[{"p99_e2el_ms": "<=500"}]"#),
             vec![
                 "--bench-params".to_string(),
-                f.write("bench.json", r#"[{"request_rate": 5}]"#),
+                f.write("bench.json", r#"[{"request_rate": 5}]"#)
+                    .display()
+                    .to_string(),
             ],
             "explored automatically",
         ),
@@ -308,20 +219,21 @@ fn bad_sla_input_is_refused_before_anything_runs() {
         ),
     ];
     for (sla, more, expect) in cases {
-        let mut args = vec!["--sla-params", &sla];
+        let mut args = vec!["--sla-params", sla.to_str().unwrap()];
         args.extend(more.iter().map(String::as_str));
-        let o = run(f.cmd("serve-sla", "", &args));
+        let o = run(sweep(&f, "serve-sla", "", &args));
         assert!(!o.status.success());
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains(expect),
-            "{expect}: {}",
-            text(&o)
-        );
+        assert!(stderr(&o).contains(expect), "{expect}: {}", text(&o));
     }
-    assert_eq!(f.count("start"), 0);
+    assert_eq!(f.event_lines("start").len(), 0);
     let sla = f.write("f.json", r#"[{"p99_nope_ms": "<=500"}]"#);
-    let o = run(f.cmd("serve_sla", "", &["--sla-params", &sla]));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = run(sweep(
+        &f,
+        "serve_sla",
+        "",
+        &["--sla-params", sla.to_str().unwrap()],
+    ));
+    let err = stderr(&o);
     assert!(
         !o.status.success()
             && err.contains("p99_nope_ms")
@@ -336,10 +248,16 @@ fn bad_sla_input_is_refused_before_anything_runs() {
 fn workload_levels_between_serial_and_batch() {
     let f = Fixture::new();
     let bench = f.write("bench.json", r#"[{"num_prompts": 20}]"#);
-    let o = run(f.cmd(
+    let o = run(sweep(
+        &f,
         "serve-workload",
         "",
-        &["--bench-params", &bench, "--workload-iters", "4"],
+        &[
+            "--bench-params",
+            bench.to_str().unwrap(),
+            "--workload-iters",
+            "4",
+        ],
     ));
     assert!(o.status.success(), "{}", text(&o));
     // serial: rate 1 → 1 req/s; batch: rate 20 → 20 req/s; linspace(1, 20, 4) → 7, 14.
@@ -367,9 +285,9 @@ fn workload_levels_between_serial_and_batch() {
             .count(),
         5
     );
-    let o = run(f.cmd("serve_workload", "", &["--workload-iters", "1"]));
+    let o = run(sweep(&f, "serve_workload", "", &["--workload-iters", "1"]));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--workload-iters must be at least 2"),
+        stderr(&o).contains("--workload-iters must be at least 2"),
         "{}",
         text(&o)
     );

@@ -2,22 +2,26 @@
 //! (tests/support/fake-startup-server): cold vs warm, every key, the first token, the log's
 //! compilation lines, failures with clear errors, and no server left behind.
 
-#[path = "support/startup_fixture.rs"]
-mod fixture;
+mod common;
 
-use fixture::*;
+use std::process::Command;
+
+use nix::sys::signal::Signal;
+
+use common::startup::{metric_keys, numbers, signal_once_started};
+use common::{Fixture, read_json, run, stderr, stdout, text};
 
 /// `llmsweep bench startup` with the stand-in, its logs in the fixture's `logs` folder.
-fn bench(f: &Fixture, serve_extra: &str, more: &[&str]) -> std::process::Command {
+fn bench(f: &Fixture, serve_extra: &str, more: &[&str]) -> Command {
     let mut c = bench_with_temp_logs(f, serve_extra, &["--log-dir"]);
     c.arg(f.path("logs")).args(more);
     c
 }
 
 /// `llmsweep bench startup` with the stand-in, its logs in a temporary folder.
-fn bench_with_temp_logs(f: &Fixture, serve_extra: &str, more: &[&str]) -> std::process::Command {
-    let serve = f.serve_cmd(serve_extra);
-    let mut c = f.llmsweep(&[
+fn bench_with_temp_logs(f: &Fixture, serve_extra: &str, more: &[&str]) -> Command {
+    let serve = f.fake_startup_server_cmd(serve_extra);
+    let mut c = f.llmsweep_with_cache(&[
         "bench",
         "startup",
         "--serve-cmd",
@@ -166,14 +170,14 @@ fn cold_starts_are_slower_than_warm_ones_and_every_key_is_present() {
         log.contains("torch.compile takes 12.34 s in total"),
         "{log}"
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = stdout(&o);
     assert!(
         stdout.contains("STARTUP TIME BENCHMARK RESULTS")
             && stdout.contains("COLD STARTUP:")
             && stdout.contains("Avg compilation time: 12.34 seconds"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -249,7 +253,7 @@ fn a_server_that_never_becomes_ready_is_named_stopped_and_leaves_no_orphan() {
     }
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(f.event_lines("stop").len(), 1, "stopped with SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     // The kept logs are where the error says.
     let kept = err
         .split("server logs kept in ")
@@ -316,7 +320,7 @@ fn bad_input_gets_a_clear_error() {
     }
     assert!(f.event_lines("start").is_empty());
     let logs = f.path("logs");
-    let o = run(f.llmsweep(&[
+    let o = run(f.llmsweep_with_cache(&[
         "bench",
         "startup",
         "--serve-cmd",
@@ -339,11 +343,11 @@ fn sigterm_stops_the_server_it_is_timing() {
     let out = signal_once_started(
         &f,
         bench(&f, "--cold 30", &["--num-iters-cold", "1"]),
-        nix::sys::signal::Signal::SIGTERM,
+        Signal::SIGTERM,
     );
     assert_eq!(out.status.code(), Some(128 + 15), "{out:?}");
     assert_eq!(f.event_lines("stop").len(), 1, "the server got SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
     // The signal ended llmsweep before it could remove the cold start's cache folder; the
     // next run removes it.
     let start = f.event_lines("start").remove(0);

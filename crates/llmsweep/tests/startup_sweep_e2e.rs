@@ -4,12 +4,14 @@
 //! inside --serve-cmd, the supported-keys rule and --strict-params, --resume, --dry-run,
 //! failures and Ctrl-C with no server left behind.
 
-#[path = "support/startup_fixture.rs"]
-mod fixture;
+mod common;
 
 use std::process::Command;
 
-use fixture::*;
+use nix::sys::signal::Signal;
+
+use common::startup::{metric_keys, numbers, signal_once_started};
+use common::{Fixture, assert_no_process_mentions, read_json, run, stderr, stdout, support, text};
 
 const SERVE_PARAMS: &str = r#"[{"max_num_seqs": 8}, {"max_num_seqs": 16}]"#;
 /// One named startup item: a supported override and a key bench startup does not take.
@@ -22,10 +24,10 @@ fn sweep(f: &Fixture, serve_extra: &str, more: &[&str]) -> Command {
     let startup_cmd = format!(
         "{} bench startup --serve-cmd '{}' --num-iters-cold 3 --num-iters-warmup 0 --num-iters-warm 3 --ready-timeout 20",
         env!("CARGO_BIN_EXE_llmsweep"),
-        f.serve_cmd(&format!("--cold 0.3 --warm 0.1 {serve_extra}"))
+        f.fake_startup_server_cmd(&format!("--cold 0.3 --warm 0.1 {serve_extra}"))
     );
     let out = f.path("out");
-    let mut c = f.llmsweep(&[
+    let mut c = f.llmsweep_with_cache(&[
         "startup",
         "--startup-cmd",
         &startup_cmd,
@@ -36,10 +38,6 @@ fn sweep(f: &Fixture, serve_extra: &str, more: &[&str]) -> Command {
     ]);
     c.args(more);
     c
-}
-
-fn exp(f: &Fixture) -> std::path::PathBuf {
-    f.path("out/e")
 }
 
 #[test]
@@ -58,7 +56,7 @@ fn a_sweep_writes_vllms_layout_with_serve_items_inside_the_server_command() {
         ],
     ));
     assert!(o.status.success(), "{}", text(&o));
-    let exp = exp(&f);
+    let exp = f.exp();
     let mut csv_rows = 0;
     for s in [8, 16] {
         let comb = exp.join(format!("SERVE--max_num_seqs={s}-STARTUP--quick"));
@@ -119,12 +117,12 @@ fn a_sweep_writes_vllms_layout_with_serve_items_inside_the_server_command() {
     let err = stderr(&o);
     assert_eq!(err.matches("bogus_key").count(), 1, "{err}");
     assert!(err.contains("warning: ignoring startup params"), "{err}");
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = stdout(&o);
     assert!(
         stdout.contains("SERVE--max_num_seqs=16-STARTUP--quick") && stdout.contains("cold ready s"),
         "{stdout}"
     );
-    assert_no_process_mentions(&f.events().to_string_lossy());
+    f.assert_no_stand_in_left();
 }
 
 #[test]
@@ -138,13 +136,13 @@ fn resume_runs_only_the_missing_runs() {
     let o = run(sweep(&f, "", &args));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("start").len(), 2);
-    let comb = exp(&f).join("STARTUP--num_iters_cold=1-num_iters_warm=0");
+    let comb = f.exp().join("STARTUP--num_iters_cold=1-num_iters_warm=0");
     let run0 = std::fs::read_to_string(comb.join("run=0.json")).unwrap();
     // Lose run 1 and the summaries, as an interrupted sweep would.
     for name in ["run=1.json", "summary.json"] {
         std::fs::remove_file(comb.join(name)).unwrap();
     }
-    std::fs::remove_file(exp(&f).join("summary.csv")).unwrap();
+    std::fs::remove_file(f.exp().join("summary.csv")).unwrap();
     let o = run(sweep(&f, "", &[&args[..], &["--resume"]].concat()));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("start").len(), 3, "only run 1 ran again");
@@ -160,7 +158,7 @@ fn resume_runs_only_the_missing_runs() {
             .len(),
         2
     );
-    assert!(exp(&f).join("summary.csv").exists());
+    assert!(f.exp().join("summary.csv").exists());
     // Everything is done: nothing runs.
     let o = run(sweep(&f, "", &[&args[..], &["--resume"]].concat()));
     assert!(o.status.success(), "{}", text(&o));
@@ -189,7 +187,7 @@ fn resume_runs_only_the_missing_runs() {
         text(&o)
     );
     assert_eq!(
-        read_json(&exp(&f).join("experiment.json"))["invocations"]
+        read_json(&f.exp().join("experiment.json"))["invocations"]
             .as_array()
             .unwrap()
             .len(),
@@ -217,7 +215,7 @@ fn strict_params_refuses_keys_bench_startup_does_not_take() {
     ] {
         assert!(err.contains(part), "missing {part:?}: {err}");
     }
-    assert!(!exp(&f).exists(), "nothing is created");
+    assert!(!f.exp().exists(), "nothing is created");
     assert!(f.event_lines("start").is_empty());
     // A key the sweep sets itself is always refused.
     let tp = f.write("out.json", r#"[{"output_json": "x.json"}]"#);
@@ -245,8 +243,8 @@ fn dry_run_prints_every_command_and_writes_nothing() {
         ],
     ));
     assert!(o.status.success(), "{}", text(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let exp = exp(&f);
+    let stdout = stdout(&o);
+    let exp = f.exp();
     let comb = exp.join("SERVE--max_num_seqs=16-STARTUP--quick");
     for part in [
         "Dry run: nothing is started or written.".to_string(),
@@ -301,8 +299,8 @@ fn a_failed_run_stops_the_sweep_with_a_resume_hint_and_no_orphan() {
     ] {
         assert!(err.contains(part), "missing {part:?}: {err}");
     }
-    assert_no_process_mentions(&f.events().to_string_lossy());
-    let record = read_json(&exp(&f).join("experiment.json"));
+    f.assert_no_stand_in_left();
+    let record = read_json(&f.exp().join("experiment.json"));
     assert!(
         record["invocations"][0]["outcome"]
             .as_str()
@@ -315,17 +313,13 @@ fn a_failed_run_stops_the_sweep_with_a_resume_hint_and_no_orphan() {
 #[test]
 fn ctrl_c_stops_bench_startup_and_its_server() {
     let f = Fixture::new();
-    let out = signal_once_started(
-        &f,
-        sweep(&f, "--cold 30", &[]),
-        nix::sys::signal::Signal::SIGINT,
-    );
+    let out = signal_once_started(&f, sweep(&f, "--cold 30", &[]), Signal::SIGINT);
     assert_eq!(out.status.code(), Some(128 + 2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("Resume with:"), "{err}");
     assert_eq!(f.event_lines("stop").len(), 1, "the server got SIGTERM");
-    assert_no_process_mentions(&f.events().to_string_lossy());
-    assert_no_process_mentions(&exp(&f).to_string_lossy());
+    f.assert_no_stand_in_left();
+    assert_no_process_mentions(&f.exp().to_string_lossy());
 }
 
 #[test]
@@ -342,7 +336,7 @@ fn another_startup_command_takes_every_item_it_accepts_itself() {
         f.events().display()
     );
     let out = f.path("out");
-    let o = run(f.llmsweep(&[
+    let o = run(f.llmsweep_with_cache(&[
         "startup",
         "--startup-cmd",
         &startup_cmd,
@@ -361,7 +355,9 @@ fn another_startup_command_takes_every_item_it_accepts_itself() {
         err.contains("ignoring serve params") && err.contains(": port"),
         "{err}"
     );
-    let comb = exp(&f).join("SERVE--max_num_seqs=8-enforce_eager=True-STARTUP--num_iters_cold=2");
+    let comb = f
+        .exp()
+        .join("SERVE--max_num_seqs=8-enforce_eager=True-STARTUP--num_iters_cold=2");
     let run_file = comb.join("run=0.json");
     let calls = f.event_lines("startup-cmd");
     assert_eq!(calls.len(), 1);
