@@ -270,7 +270,7 @@ fn startup_sweep_of_the_simulator_resumes_and_refuses_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_llmsweep");
     let startup_cmd = format!(
-        "{exe} bench startup --serve-cmd '{exe} sim --startup-scale 0.005' --num-iters-cold 1 --num-iters-warmup 0 --num-iters-warm 1"
+        "{exe} bench startup --serve-cmd '{exe} sim --startup-scale 0.005' --num-iters-cold 1 --num-iters-warmup 1 --num-iters-warm 1"
     );
     let serve = write(
         dir.path(),
