@@ -204,7 +204,7 @@ pub fn load_summaries(dir: &Path) -> Result<Vec<SummaryFile>, RecordError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    paths.sort();
+    paths.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     paths
         .into_iter()
         .map(|path| {
@@ -212,6 +212,50 @@ pub fn load_summaries(dir: &Path) -> Result<Vec<SummaryFile>, RecordError> {
             Ok(SummaryFile { path, records })
         })
         .collect()
+}
+
+/// Compare texts as people read numbers in them: `max_num_seqs=16` before
+/// `max_num_seqs=256`, `run=2` before `run=10`; otherwise character by character.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let m = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (dx, dy) = (&x[..n], &y[..m]);
+                // Compare the numbers by value (length without leading zeros, then digits).
+                let strip = |d: &[u8]| -> usize {
+                    d.iter()
+                        .take_while(|c| **c == b'0')
+                        .count()
+                        .min(d.len().saturating_sub(1))
+                };
+                let (vx, vy) = (&dx[strip(dx)..], &dy[strip(dy)..]);
+                let ord = vx
+                    .len()
+                    .cmp(&vy.len())
+                    .then_with(|| vx.cmp(vy))
+                    .then_with(|| n.cmp(&m));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[n..];
+                y = &y[m..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
 }
 
 /// Every file named `name` below `dir`, recursively.
@@ -302,6 +346,16 @@ mod tests {
 
     fn rec(v: Value) -> Record {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn natural_order_reads_numbers() {
+        let mut v = vec!["s=256", "s=16", "s=64", "run=10", "run=2", "a", "s=016"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["a", "run=2", "run=10", "s=16", "s=016", "s=64", "s=256"]
+        );
     }
 
     #[test]

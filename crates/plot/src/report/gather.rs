@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use llmsweep_core::record::{Record, find_files, read_json, read_record_list};
+use llmsweep_core::record::{Record, find_files, natural_cmp, read_json, read_record_list};
 use serde_json::Value;
 
 use crate::table::{Run, Table};
@@ -114,7 +114,7 @@ pub fn gather(dir: &Path) -> Result<Experiment, crate::PlotError> {
         exp.problems
             .push(format!("cannot list '{}': {e}", dir.display()));
     }
-    summaries.sort();
+    summaries.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     for path in summaries {
         match read_record_list(&path) {
             Ok(records) => {
@@ -130,7 +130,7 @@ pub fn gather(dir: &Path) -> Result<Experiment, crate::PlotError> {
 
     let mut all = Vec::new();
     collect_all(dir, &mut all);
-    all.sort();
+    all.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     for path in all {
         let name = path
             .file_name()
