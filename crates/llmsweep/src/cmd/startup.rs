@@ -47,24 +47,14 @@ pub struct Args {
     /// Continue an existing experiment: finished runs are kept, only missing ones run.
     #[arg(long)]
     pub resume: bool,
-    /// Run shard K of N (0-based): the serve items i with i mod N = K. Without it, a Slurm
-    /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
-    /// with --num-shards) picks its shard. Shards share one experiment folder.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-    /// The number of shards, for JOB_COMPLETION_INDEX (Kubernetes) or a Slurm array
-    /// without SLURM_ARRAY_TASK_COUNT.
-    #[arg(long, value_name = "N")]
-    pub num_shards: Option<u32>,
+    #[command(flatten)]
+    pub shard: super::sweep_args::ShardArgs,
 }
 
 /// Run the sweep, then print its results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    let shard =
-        llmsweep_sweep::shard::Shard::resolve(args.shard.as_deref(), args.num_shards, |k| {
-            std::env::var(k).ok()
-        })?;
+    let shard = args.shard.resolve()?;
     let outcome = run_startup_sweep(StartupSweepOptions {
         startup_cmd: args.startup_cmd,
         serve_params: args.serve_params,

@@ -71,15 +71,8 @@ pub struct SweepArgs {
     /// Continue an existing experiment: finished runs are kept, only what is missing runs.
     #[arg(long)]
     pub resume: bool,
-    /// Run shard K of N (0-based): the serve items i with i mod N = K. Without it, a Slurm
-    /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
-    /// with --num-shards) picks its shard. Shards share one experiment folder.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-    /// The number of shards, for JOB_COMPLETION_INDEX (Kubernetes) or a Slurm array
-    /// without SLURM_ARRAY_TASK_COUNT.
-    #[arg(long, value_name = "N")]
-    pub num_shards: Option<u32>,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 impl SweepArgs {
@@ -104,9 +97,30 @@ impl SweepArgs {
             resume: self.resume,
             exe: std::env::current_exe().context("cannot find llmsweep's own executable")?,
             argv: std::env::args().collect(),
-            shard: Shard::resolve(self.shard.as_deref(), self.num_shards, |k| {
-                std::env::var(k).ok()
-            })?,
+            shard: self.shard.resolve()?,
+        })
+    }
+}
+
+/// Which shard of a sweep this process runs: `--shard K/N`, or a job array's index.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShardArgs {
+    /// Run shard K of N (0-based): the serve items i with i mod N = K. Without it, a Slurm
+    /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
+    /// with --num-shards) picks its shard. Shards share one experiment folder.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The number of shards, for JOB_COMPLETION_INDEX (Kubernetes) or a Slurm array (it
+    /// wins over the array's own bounds, so one task resubmitted alone keeps its shard).
+    #[arg(long, value_name = "N")]
+    pub num_shards: Option<u32>,
+}
+
+impl ShardArgs {
+    /// The shard, from the flags or the environment.
+    pub fn resolve(&self) -> Result<Option<Shard>> {
+        Shard::resolve(self.shard.as_deref(), self.num_shards, |k| {
+            std::env::var(k).ok()
         })
     }
 }
