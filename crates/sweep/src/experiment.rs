@@ -12,6 +12,7 @@ use llmsweep_core::layout::write_atomic;
 use llmsweep_core::record::{read_json, to_json_pretty};
 
 use crate::shard::Shard;
+use crate::{leftovers, signals};
 
 /// The file llmsweep keeps at the experiment root.
 pub const EXPERIMENT_JSON: &str = "experiment.json";
@@ -228,6 +229,68 @@ pub fn close_experiment(dir: &Path, outcome: &str, shard: Option<Shard>) -> Resu
     }
     write_atomic(&path, to_json_pretty(&Value::Object(doc)).as_bytes())
         .with_context(|| format!("cannot write '{}'", path.display()))
+}
+
+/// One invocation of an experiment, as every sweep runs it.
+#[derive(Debug)]
+pub struct Invocation<'a> {
+    /// The experiment folder.
+    pub dir: &'a Path,
+    /// The settings a resume must repeat.
+    pub identity: &'a ExperimentIdentity,
+    /// Descriptive fields for `experiment.json`.
+    pub description: Map<String, Value>,
+    /// The command line as typed.
+    pub argv: &'a [String],
+    /// This process's shard, if any.
+    pub shard: Option<Shard>,
+    /// True when earlier work is continued (`--resume`, or a shard).
+    pub resuming: bool,
+    /// The command that continues the experiment.
+    pub resume_command: String,
+}
+
+/// Run `body` as one invocation of an experiment: install signal handling, create or
+/// check `experiment.json`, clean up after a killed earlier invocation (temporary files,
+/// servers left running), and record the outcome. On error, the message ends with the
+/// command that resumes; after Ctrl-C or SIGTERM the signal watcher ends the process.
+pub fn run_invocation<T>(
+    inv: Invocation<'_>,
+    body: impl FnOnce() -> Result<T>,
+    failed: impl Fn(&T) -> bool,
+) -> Result<T> {
+    let (dir, shard) = (inv.dir, inv.shard);
+    signals::install().context("cannot install signal handlers")?;
+    signals::set_resume_hint(inv.resume_command.clone());
+    open_experiment(dir, inv.identity, inv.description, inv.argv, shard)?;
+    if inv.resuming {
+        // Other shards may be writing now: only a plain resume sweeps temporary files.
+        if shard.is_none() {
+            clean_stale_temp_files(dir);
+        }
+        for msg in leftovers::stop_leftovers(dir, shard) {
+            eprintln!("llmsweep: {msg}");
+        }
+    }
+    match body() {
+        Ok(outcome) => {
+            let text = if failed(&outcome) {
+                "completed with failures"
+            } else {
+                "completed"
+            };
+            close_experiment(dir, text, shard)?;
+            Ok(outcome)
+        }
+        Err(_) if signals::interrupted() => signals::wait_for_shutdown(),
+        Err(e) => {
+            let _ = close_experiment(dir, &format!("stopped: {e:#}"), shard);
+            Err(e.context(format!(
+                "the sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
+                inv.resume_command
+            )))
+        }
+    }
 }
 
 /// Remove temporary files a killed invocation may have left (`.*.tmp`) below `dir`.

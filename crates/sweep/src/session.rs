@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use llmsweep_core::layout::server_failure_file;
 use llmsweep_core::params::ParamItem;
 
-use crate::experiment::{clean_stale_temp_files, close_experiment, open_experiment};
+use crate::experiment::{Invocation, run_invocation};
 use crate::leftovers;
 use crate::options::Prepared;
 use crate::plan::{Plan, ServerPlan};
@@ -21,10 +21,8 @@ use crate::runner::{Failure, RunError, write_server_failure};
 use crate::server::Server;
 use crate::signals;
 
-/// Run `body` as one invocation of an experiment of `kind`: install signal handling,
-/// create or check `experiment.json` (with `identity_extra` among the settings a resume
-/// must repeat), clean up after a killed earlier invocation, and record the outcome. On
-/// error, the message ends with the command that resumes.
+/// Run `body` as one invocation of an experiment of `kind` (see [`run_invocation`]), with
+/// `identity_extra` among the settings a resume must repeat.
 pub fn with_experiment<T>(
     prepared: &Prepared,
     kind: &str,
@@ -32,45 +30,16 @@ pub fn with_experiment<T>(
     body: impl FnOnce() -> Result<T>,
     failed: impl Fn(&T) -> bool,
 ) -> Result<T> {
-    let dir = prepared.experiment_dir.clone();
-    let shard = prepared.opts.shard;
-    signals::install().context("cannot install signal handlers")?;
-    signals::set_resume_hint(prepared.resume_command());
-    open_experiment(
-        &dir,
-        &prepared.identity(kind, identity_extra),
-        prepared.description(),
-        &prepared.opts.argv,
-        shard,
-    )?;
-    if prepared.resuming() {
-        // Other shards may be writing now: only a plain resume sweeps temporary files.
-        if shard.is_none() {
-            clean_stale_temp_files(&dir);
-        }
-        for msg in leftovers::stop_leftovers(&dir, shard) {
-            eprintln!("llmsweep: {msg}");
-        }
-    }
-    match body() {
-        Ok(outcome) => {
-            let text = if failed(&outcome) {
-                "completed with failures"
-            } else {
-                "completed"
-            };
-            close_experiment(&dir, text, shard)?;
-            Ok(outcome)
-        }
-        Err(_) if signals::interrupted() => signals::wait_for_shutdown(),
-        Err(e) => {
-            let _ = close_experiment(&dir, &format!("stopped: {e:#}"), shard);
-            Err(e.context(format!(
-                "the sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
-                prepared.resume_command()
-            )))
-        }
-    }
+    let invocation = Invocation {
+        dir: &prepared.experiment_dir,
+        identity: &prepared.identity(kind, identity_extra),
+        description: prepared.description(),
+        argv: &prepared.opts.argv,
+        shard: prepared.opts.shard,
+        resuming: prepared.resuming(),
+        resume_command: prepared.resume_command(),
+    };
+    run_invocation(invocation, body, failed)
 }
 
 /// For each server of the plan that `needs_server`, start it, run `body`, stop it. A

@@ -27,8 +27,7 @@ use llmsweep_core::record::{Record, parse_json_lenient, read_json, to_json_prett
 
 use crate::commands::split_cmd;
 use crate::experiment::{
-    ExperimentIdentity, check_experiment_dir, clean_stale_temp_files, close_experiment,
-    default_experiment_name, open_experiment,
+    ExperimentIdentity, Invocation, check_experiment_dir, default_experiment_name, run_invocation,
 };
 use crate::process::{Output, Supervised, describe_status, quote_cmd, tail_lines};
 use crate::progress::{Ui, mean};
@@ -124,9 +123,6 @@ pub fn run_startup_sweep(opts: StartupSweepOptions) -> Result<StartupSweepOutcom
             summary_csv: None,
         });
     }
-    let dir = prepared.experiment_dir.clone();
-    signals::install().context("cannot install signal handlers")?;
-    signals::set_resume_hint(resume_command(&prepared));
     let mut description = Map::new();
     description.insert("startup_cmd".into(), json!(prepared.template.argv));
     description.insert(
@@ -138,28 +134,16 @@ pub fn run_startup_sweep(opts: StartupSweepOptions) -> Result<StartupSweepOutcom
         json!(prepared.opts.startup_params),
     );
     description.insert("combinations".into(), json!(prepared.planned_dirs));
-    let shard = prepared.opts.shard;
-    open_experiment(
-        &dir,
-        &prepared.identity,
+    let invocation = Invocation {
+        dir: &prepared.experiment_dir,
+        identity: &prepared.identity,
         description,
-        &prepared.opts.argv,
-        shard,
-    )?;
-    match execute(&prepared) {
-        Ok(outcome) => {
-            close_experiment(&dir, "completed", shard)?;
-            Ok(outcome)
-        }
-        Err(_) if signals::interrupted() => signals::wait_for_shutdown(),
-        Err(e) => {
-            let _ = close_experiment(&dir, &format!("stopped: {e:#}"), shard);
-            Err(e.context(format!(
-                "the sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
-                resume_command(&prepared)
-            )))
-        }
-    }
+        argv: &prepared.opts.argv,
+        shard: prepared.opts.shard,
+        resuming: prepared.opts.resume || prepared.opts.shard.is_some(),
+        resume_command: resume_command(&prepared),
+    };
+    run_invocation(invocation, || execute(&prepared), |_| false)
 }
 
 fn prepare(opts: StartupSweepOptions) -> Result<Prepared> {
@@ -347,9 +331,6 @@ fn pending(comb: &Combination, num_runs: u32) -> u64 {
 fn execute(prepared: &Prepared) -> Result<StartupSweepOutcome> {
     let dir = &prepared.experiment_dir;
     let num_runs = prepared.opts.num_runs;
-    if prepared.opts.resume && prepared.opts.shard.is_none() {
-        clean_stale_temp_files(dir);
-    }
     let total: u64 = prepared
         .combinations
         .iter()
