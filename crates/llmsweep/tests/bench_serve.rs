@@ -538,3 +538,42 @@ async fn ctrl_c_writes_what_was_measured_and_exits_130() {
     );
     assert_eq!(r["num_prompts"], 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_forms_turn_switches_off_the_last_one_winning() {
+    // A sweep writes `--no-save-detailed` for {"save_detailed": false}.
+    let srv = server(tokens(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["--num-prompts", "2", "--random-input-len", "8"];
+    let run = |last: &'static str| {
+        let mut extra = base.to_vec();
+        extra.extend(["--save-detailed", "--no-save-detailed", last]);
+        extra
+    };
+    let out = llmsweep(
+        sweep_args(&srv, dir.path(), &run("--save-detailed")),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, r) = read_result(&dir.path().join("run=0.json"));
+    assert!(
+        r.contains_key("ttfts"),
+        "--save-detailed last: detailed arrays kept"
+    );
+    let out = llmsweep(
+        sweep_args(&srv, dir.path(), &run("--no-save-detailed")),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, r) = read_result(&dir.path().join("run=0.json"));
+    assert!(
+        !r.contains_key("ttfts"),
+        "--no-save-detailed last: no detailed arrays"
+    );
+    assert!(
+        r.contains_key("latencies"),
+        "latencies are kept without --save-detailed"
+    );
+}

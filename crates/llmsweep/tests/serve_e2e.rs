@@ -518,3 +518,44 @@ fn kill_9_loses_nothing_and_resume_completes() {
         );
     }
 }
+
+#[test]
+fn a_warm_up_runs_first_and_stays_out_of_the_summaries() {
+    let f = Fixture::new();
+    let bp = f.write("bench.json", BENCH_PARAMS);
+    let o = run(serve(
+        &f,
+        "",
+        "",
+        &[
+            "--bench-params",
+            bp.to_str().unwrap(),
+            "--num-runs",
+            "2",
+            "--warmup-num-prompts",
+            "7",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let comb = f.exp().join("BENCH--max_concurrency=4");
+    let warmup = read_json(&comb.join("warmup.json"));
+    assert_eq!(warmup["run_number"], -1);
+    assert_eq!(warmup["num_prompts"], 7);
+    let summary = read_json(&comb.join("summary.json"));
+    let runs: Vec<i64> = summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(runs, [0, 1], "the warm-up is not a measured run");
+    // One warm-up, then two runs, per combination: the warm-up is the first benchmark.
+    let benches = f.event_lines("bench");
+    assert_eq!(benches.len(), 2 * 3);
+    assert!(
+        benches[0].contains("--num-prompts 7") && benches[0].contains("warmup.json"),
+        "{benches:?}"
+    );
+    let csv = std::fs::read_to_string(f.exp().join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "no warm-up rows: {csv}");
+}
