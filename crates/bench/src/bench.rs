@@ -247,6 +247,7 @@ pub async fn run_until(
 
     let metrics_url = format!("{}/metrics", cfg.base_url.trim_end_matches('/'));
     let spec_before = fetch_spec_decode(&metrics_url, &headers).await;
+    crate::http1::read_delay::reset();
     let run = runner::timed_run(
         &client,
         &prepared,
@@ -256,6 +257,11 @@ pub async fn run_until(
         stop.clone(),
     )
     .await;
+    if crate::http1::read_delay::enabled()
+        && let Some(text) = crate::http1::read_delay::summary()
+    {
+        observer.message(&format!("Read delay (socket arrival to read): {text}"));
+    }
     let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {
         (Some(before), Some(after)) => spec_decode::delta(&before, &after),
         _ => None,

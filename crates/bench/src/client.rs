@@ -1,7 +1,9 @@
 //! The hot path: one streaming HTTP request, timed as its bytes arrive.
 //!
-//! The arrival time of every body frame is taken right after the socket read returns, before
-//! any parsing; SSE events inherit the time their data line completed (see [`crate::sse`]).
+//! The arrival time of every body frame is the time its read's bytes arrived (the kernel's
+//! receive timestamp on Linux, else the time the read returned; see [`crate::http1`]), taken
+//! before any parsing; SSE events inherit the time their data line completed (see
+//! [`crate::sse`]).
 //! JSON is parsed only after that timestamp, by a borrowing scanner that looks at the first
 //! choice and the usage object. Inter-token gaps go into a vector reserved up front for the
 //! expected number of tokens. Connections come from a keep-alive pool with `TCP_NODELAY`
