@@ -229,10 +229,12 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
     with open(out_dir / result_file) as f:
         result = json.load(f)
     active_cpu, server_cpu, machine_cpu, active_s = sampler.active_cpu()
-    read_delay = None
+    # llmsweep's diagnostics (LLMSWEEP_BENCH_READ_DELAY=1): "Read delay (...): n=… mean=… ms".
+    diag = {}
     for line in (out_dir / f"{name}.log").read_text().splitlines():
-        if line.startswith("Read delay"):
-            read_delay = {k: float(v) for k, v in (kv.split("=") for kv in line.split(": ", 1)[1].split()[:-1])}
+        for key, prefix in (("read_delay", "Read delay"), ("head_delay", "Head delay")):
+            if line.startswith(prefix):
+                diag[key] = {k: float(v) for k, v in (kv.split("=") for kv in line.split(": ", 1)[1].split()[:-1])}
     return result, {
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "user_s": usage.ru_utime,
@@ -241,7 +243,8 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
         "server_active_cpu_s": server_cpu,
         "machine_active_cpu_s": machine_cpu,
         "active_s": active_s,
-        "read_delay": read_delay,
+        "read_delay": diag.get("read_delay"),
+        "head_delay": diag.get("head_delay"),
         "max_rss_mb": usage.ru_maxrss / 1024.0,
         "wall_s": wall,
         "tokens": after["tokens"] - before["tokens"],
@@ -332,7 +335,7 @@ def main():
                     # engineers' builds, this script): machine - client - server, in cores.
                     "other_cores": ((p["machine_active_cpu_s"] - p["active_cpu_s"] - p["server_active_cpu_s"]) / p["active_s"]
                                     if p["active_s"] else None),
-                    "read_delay": p["read_delay"],
+                    "read_delay": p["read_delay"], "head_delay": p["head_delay"],
                     "cpu_s_per_1k_tokens": (p["active_cpu_s"] / p["tokens"] * 1000
                                             if p["active_cpu_s"] is not None and p["tokens"] > 0 else None),
                     "max_rss_mb": p["max_rss_mb"], "wall_s": p["wall_s"],
@@ -346,6 +349,11 @@ def main():
                 row["ttft_client_median_ms"] = sub(row["ttft_err_median_ms"], lag["p50_ms"])
                 row["ttft_client_p99_ms"] = sub(row["ttft_err_p99_ms"], lag["p99_ms"])
                 row["itl_client_p99_ms"] = sub(row["itl_err_p99_ms"], lag["p99_ms"])
+                # llmsweep only: the server's intake (request written -> response head arrived;
+                # llmsweep sim sends the head before the first token) is server time too.
+                hd = row["head_delay"] or {}
+                row["head_delay_mean_ms"], row["head_delay_p99_ms"] = hd.get("mean"), hd.get("p99")
+                row["ttft_client_mean_net_ms"] = sub(row["ttft_client_mean_ms"], hd.get("mean"))
                 report["rows"].append(row)
                 print("   " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     finally:
@@ -384,22 +392,35 @@ def f(v, digits=1):
 
 
 def print_markdown(report):
-    print("\n| client | streams | TTFT err mean / median / p99 (ms) | server emit lag mean / p50 / p99 (ms) | "
-          "TTFT err minus lag: mean / median / p99 (ms) | ITL err median / p99 (ms) | p99 ITL err minus p99 lag (ms) | "
-          "CPU s / 1k tok | peak RSS (MB) | read delay mean / p99 (ms) | other cores | load before→after | failed |")
-    print("|---|---:|---|---|---|---|---:|---:|---:|---|---:|---|---:|")
+    print("\nTTFT (true 50 ms after the request reaches the server)\n")
+    print("| client | streams | TTFT err mean / median / p99 (ms) | server emit lag mean / p50 / p99 (ms) | "
+          "TTFT err − emit lag: mean / median / p99 (ms) | server intake (head delay) mean / p99 (ms) | "
+          "TTFT err − emit lag − intake, mean (ms) | client read delay mean / p99 (ms) | other cores | load | failed |")
+    print("|---|---:|---|---|---|---|---:|---|---:|---|---:|")
     for r in report["rows"]:
         rd = r.get("read_delay") or {}
         print(f"| {r['client']} | {r['concurrency']} "
               f"| {f(r['ttft_err_mean_ms'])} / {f(r['ttft_err_median_ms'])} / {f(r['ttft_err_p99_ms'])} "
               f"| {f(r['server_lag_mean_ms'], 2)} / {f(r['server_lag_p50_ms'], 2)} / {f(r['server_lag_p99_ms'], 1)} "
               f"| {f(r['ttft_client_mean_ms'])} / {f(r['ttft_client_median_ms'])} / {f(r['ttft_client_p99_ms'])} "
-              f"| {f(r['itl_err_median_ms'], 2)} / {f(r['itl_err_p99_ms'], 2)} | {f(r['itl_client_p99_ms'], 2)} "
-              f"| {f(r['cpu_s_per_1k_tokens'], 4)} | {r['max_rss_mb']:.0f} "
+              f"| {f(r.get('head_delay_mean_ms'), 2)} / {f(r.get('head_delay_p99_ms'), 1)} "
+              f"| {f(r.get('ttft_client_mean_net_ms'), 1)} "
               f"| {f(rd.get('mean'), 2)} / {f(rd.get('p99'), 2)} | {f(r['other_cores'], 2)} "
               f"| {r['load_before']:.2f}→{r['load_after']:.2f} | {r['failed']} |")
+    print("\nITL (true 10 ms), CPU, memory\n")
+    print("| client | streams | ITL err median / p99 (ms) | server emit lag p99 (ms) | p99 ITL err − p99 emit lag (ms) | "
+          "same-read gaps | CPU s / 1k tokens (client / server) | peak RSS (MB) |")
+    print("|---|---:|---|---:|---:|---:|---|---:|")
+    for r in report["rows"]:
+        srv = r["server_active_cpu_s"] / r["tokens"] * 1000 if r.get("server_active_cpu_s") is not None and r["tokens"] else None
+        same = r.get("itl_same_read_fraction")
+        print(f"| {r['client']} | {r['concurrency']} | {f(r['itl_err_median_ms'], 2)} / {f(r['itl_err_p99_ms'], 2)} "
+              f"| {f(r['server_lag_p99_ms'], 1)} | {f(r['itl_client_p99_ms'], 2)} "
+              f"| {'-' if same is None else f'{same:.1%}'} "
+              f"| {f(r['cpu_s_per_1k_tokens'], 4)} / {f(srv, 4)} | {r['max_rss_mb']:.0f} |")
     if report["instant"]:
-        print("\n| client | concurrency | req/s (instant) | CPU s while running / whole process | peak RSS (MB) | other cores | load before→after |")
+        print("\nInstant profile (1 token, --request-rate inf)\n")
+        print("| client | concurrency | req/s (instant) | CPU s while running / whole process | peak RSS (MB) | other cores | load before→after |")
         print("|---|---:|---:|---|---:|---:|---|")
         for r in report["instant"]:
             print(f"| {r['client']} | {r['concurrency']} | {r['request_throughput']:.0f} | {f(r['active_cpu_s'])} / {r['cpu_s']:.1f} "

@@ -247,7 +247,7 @@ pub async fn run_until(
 
     let metrics_url = format!("{}/metrics", cfg.base_url.trim_end_matches('/'));
     let spec_before = fetch_spec_decode(&metrics_url, &headers).await;
-    crate::http1::read_delay::reset();
+    crate::http1::diagnostics::reset();
     let run = runner::timed_run(
         &client,
         &prepared,
@@ -257,10 +257,16 @@ pub async fn run_until(
         stop.clone(),
     )
     .await;
-    if crate::http1::read_delay::enabled()
-        && let Some(text) = crate::http1::read_delay::summary()
-    {
-        observer.message(&format!("Read delay (socket arrival to read): {text}"));
+    if crate::http1::diagnostics::enabled() {
+        use crate::http1::diagnostics::{HEAD_DELAY, READ_DELAY};
+        if let Some(text) = READ_DELAY.summary() {
+            observer.message(&format!("Read delay (socket arrival to read): {text}"));
+        }
+        if let Some(text) = HEAD_DELAY.summary() {
+            observer.message(&format!(
+                "Head delay (request written to response head): {text}"
+            ));
+        }
     }
     let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {
         (Some(before), Some(after)) => spec_decode::delta(&before, &after),

@@ -15,7 +15,7 @@
 //! later one's). Elsewhere, or with `LLMSWEEP_BENCH_CLOCK=user`, the time is taken right after
 //! the read returns ([`Clock::User`], what `vllm bench serve` does from Python).
 //!
-//! With `LLMSWEEP_BENCH_READ_DELAY=1`, [`read_delay`] records how long each read's bytes
+//! With `LLMSWEEP_BENCH_READ_DELAY=1`, [`diagnostics`] records how long each read's bytes
 //! waited in the socket (read time minus kernel time): the error the user clock would add.
 
 use std::io;
@@ -362,6 +362,8 @@ pub struct Exchange {
     /// The latest arrival time handed out: arrival times never go backwards, nor before the
     /// request was written.
     last_arrival: Instant,
+    /// Just before the request was written.
+    written: Instant,
     reused: bool,
 }
 
@@ -401,6 +403,7 @@ impl Exchange {
                 end: 0,
                 buf_time: writing,
                 last_arrival: writing,
+                written: writing,
                 reused,
             }),
             Err(e) if reused => Err(WireError::StaleConnection(e)),
@@ -439,6 +442,10 @@ impl Exchange {
                 .map(|p| p + start)
             {
                 let parsed = parse_head(&head[..at]).map_err(WireError::Protocol)?;
+                if diagnostics::enabled() {
+                    diagnostics::HEAD_DELAY
+                        .record(self.buf_time.saturating_duration_since(self.written));
+                }
                 // Body bytes that came with the head go back into the buffer.
                 let extra = head.len() - (at + 4);
                 self.buf[..extra].copy_from_slice(&head[at + 4..]);
@@ -508,8 +515,8 @@ impl Exchange {
         };
         let now = Instant::now();
         let arrived = kernel_time.map_or(now, |t| stamp::to_instant(t, now, SystemTime::now()));
-        if kernel_time.is_some() && n > 0 && read_delay::enabled() {
-            read_delay::record(now.saturating_duration_since(arrived));
+        if kernel_time.is_some() && n > 0 && diagnostics::enabled() {
+            diagnostics::READ_DELAY.record(now.saturating_duration_since(arrived));
         }
         self.buf_time = arrived.max(self.last_arrival);
         self.last_arrival = self.buf_time;
@@ -522,19 +529,33 @@ impl Exchange {
     }
 }
 
-/// A diagnostic: how long bytes waited in the socket before the client read them, over all
-/// reads with a kernel timestamp since the last [`read_delay::reset`]. Collected only with
-/// `LLMSWEEP_BENCH_READ_DELAY=1` (lock-free, 10 µs buckets up to 100 ms).
-pub mod read_delay {
+/// Diagnostics, collected only with `LLMSWEEP_BENCH_READ_DELAY=1` (lock-free, 10 µs buckets up
+/// to 100 ms), since the last [`diagnostics::reset`]:
+/// - [`diagnostics::READ_DELAY`]: how long bytes waited in the socket before the client read
+///   them (read time minus kernel time, reads with a kernel timestamp): the error the user
+///   clock would add, and how late the client is.
+/// - [`diagnostics::HEAD_DELAY`]: from writing a request to its response head's arrival. A
+///   server that sends the head before the first token (vLLM, `llmsweep sim`) shows here how
+///   long it took to take the request in.
+pub mod diagnostics {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
     use std::time::Duration;
 
     const BUCKET_US: u64 = 10;
     const BUCKETS: usize = 10_000;
-    static COUNTS: [AtomicU32; BUCKETS] = [const { AtomicU32::new(0) }; BUCKETS];
-    static TOTAL_NS: AtomicU64 = AtomicU64::new(0);
-    static MAX_NS: AtomicU64 = AtomicU64::new(0);
+
+    /// A histogram of durations.
+    pub struct Delays {
+        counts: [AtomicU32; BUCKETS],
+        total_ns: AtomicU64,
+        max_ns: AtomicU64,
+    }
+
+    /// Socket arrival to read.
+    pub static READ_DELAY: Delays = Delays::new();
+    /// Request written to response head arrived.
+    pub static HEAD_DELAY: Delays = Delays::new();
 
     /// Is the diagnostic on (`LLMSWEEP_BENCH_READ_DELAY=1`)?
     pub fn enabled() -> bool {
@@ -542,53 +563,72 @@ pub mod read_delay {
         *ON.get_or_init(|| std::env::var("LLMSWEEP_BENCH_READ_DELAY").is_ok_and(|v| v == "1"))
     }
 
-    /// Count one read's delay.
-    pub fn record(delay: Duration) {
-        let ns = delay.as_nanos().min(u64::MAX as u128) as u64;
-        let i = ((ns / 1000 / BUCKET_US) as usize).min(BUCKETS - 1);
-        COUNTS[i].fetch_add(1, Relaxed);
-        TOTAL_NS.fetch_add(ns, Relaxed);
-        MAX_NS.fetch_max(ns, Relaxed);
-    }
-
     /// Forget what was recorded.
     pub fn reset() {
-        for c in &COUNTS {
-            c.store(0, Relaxed);
-        }
-        TOTAL_NS.store(0, Relaxed);
-        MAX_NS.store(0, Relaxed);
+        READ_DELAY.reset();
+        HEAD_DELAY.reset();
     }
 
-    /// `reads=N mean=… p50=… p90=… p99=… p99.9=… max=… ms`, or `None` if nothing was recorded.
-    pub fn summary() -> Option<String> {
-        let counts: Vec<u64> = COUNTS.iter().map(|c| u64::from(c.load(Relaxed))).collect();
-        let n: u64 = counts.iter().sum();
-        if n == 0 {
-            return None;
-        }
-        // The upper edge of the bucket holding the q-quantile (the last bucket: the maximum).
-        let max_ms = MAX_NS.load(Relaxed) as f64 / 1e6;
-        let quantile = |q: f64| {
-            let rank = ((q * n as f64).ceil() as u64).max(1);
-            let mut seen = 0;
-            for (i, &c) in counts.iter().enumerate() {
-                seen += c;
-                if seen >= rank {
-                    return (((i as u64 + 1) * BUCKET_US) as f64 / 1e3).min(max_ms);
-                }
+    impl Delays {
+        const fn new() -> Delays {
+            Delays {
+                counts: [const { AtomicU32::new(0) }; BUCKETS],
+                total_ns: AtomicU64::new(0),
+                max_ns: AtomicU64::new(0),
             }
-            max_ms
-        };
-        Some(format!(
-            "reads={n} mean={:.3} p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} max={:.3} ms",
-            TOTAL_NS.load(Relaxed) as f64 / n as f64 / 1e6,
-            quantile(0.5),
-            quantile(0.9),
-            quantile(0.99),
-            quantile(0.999),
-            max_ms
-        ))
+        }
+
+        /// Count one duration.
+        pub fn record(&self, delay: Duration) {
+            let ns = delay.as_nanos().min(u64::MAX as u128) as u64;
+            let i = ((ns / 1000 / BUCKET_US) as usize).min(BUCKETS - 1);
+            self.counts[i].fetch_add(1, Relaxed);
+            self.total_ns.fetch_add(ns, Relaxed);
+            self.max_ns.fetch_max(ns, Relaxed);
+        }
+
+        fn reset(&self) {
+            for c in &self.counts {
+                c.store(0, Relaxed);
+            }
+            self.total_ns.store(0, Relaxed);
+            self.max_ns.store(0, Relaxed);
+        }
+
+        /// `n=N mean=… p50=… p90=… p99=… p99.9=… max=… ms`, or `None` if nothing was recorded.
+        pub fn summary(&self) -> Option<String> {
+            let counts: Vec<u64> = self
+                .counts
+                .iter()
+                .map(|c| u64::from(c.load(Relaxed)))
+                .collect();
+            let n: u64 = counts.iter().sum();
+            if n == 0 {
+                return None;
+            }
+            // The upper edge of the bucket holding the q-quantile (at most the maximum).
+            let max_ms = self.max_ns.load(Relaxed) as f64 / 1e6;
+            let quantile = |q: f64| {
+                let rank = ((q * n as f64).ceil() as u64).max(1);
+                let mut seen = 0;
+                for (i, &c) in counts.iter().enumerate() {
+                    seen += c;
+                    if seen >= rank {
+                        return (((i as u64 + 1) * BUCKET_US) as f64 / 1e3).min(max_ms);
+                    }
+                }
+                max_ms
+            };
+            Some(format!(
+                "n={n} mean={:.3} p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} max={:.3} ms",
+                self.total_ns.load(Relaxed) as f64 / n as f64 / 1e6,
+                quantile(0.5),
+                quantile(0.9),
+                quantile(0.99),
+                quantile(0.999),
+                max_ms
+            ))
+        }
     }
 }
 
@@ -840,19 +880,20 @@ mod tests {
     }
 
     #[test]
-    fn read_delay_summary_counts_and_ranks() {
-        read_delay::reset();
+    fn delay_summary_counts_and_ranks() {
+        diagnostics::reset();
         for us in [100u64, 200, 300, 5_000] {
-            read_delay::record(Duration::from_micros(us));
+            diagnostics::READ_DELAY.record(Duration::from_micros(us));
         }
-        let text = read_delay::summary().unwrap();
-        assert!(text.starts_with("reads=4 mean=1.400 p50=0.210 "), "{text}");
+        let text = diagnostics::READ_DELAY.summary().unwrap();
+        assert!(text.starts_with("n=4 mean=1.400 p50=0.210 "), "{text}");
         assert!(
             text.ends_with("p99=5.000 p99.9=5.000 max=5.000 ms"),
             "{text}"
         );
-        read_delay::reset();
-        assert!(read_delay::summary().is_none());
+        assert!(diagnostics::HEAD_DELAY.summary().is_none());
+        diagnostics::reset();
+        assert!(diagnostics::READ_DELAY.summary().is_none());
     }
 
     /// Bytes that wait in the socket keep the time they arrived, not the time they were read.
