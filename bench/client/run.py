@@ -232,7 +232,8 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
     # llmsweep's diagnostics (LLMSWEEP_BENCH_READ_DELAY=1): "Read delay (...): n=… mean=… ms".
     diag = {}
     for line in (out_dir / f"{name}.log").read_text().splitlines():
-        for key, prefix in (("read_delay", "Read delay"), ("head_delay", "Head delay")):
+        for key, prefix in (("read_delay", "Read delay"), ("first_token_delay", "First-token read delay"),
+                            ("head_delay", "Head delay")):
             if line.startswith(prefix):
                 diag[key] = {k: float(v) for k, v in (kv.split("=") for kv in line.split(": ", 1)[1].split()[:-1])}
     return result, {
@@ -245,6 +246,7 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
         "active_s": active_s,
         "read_delay": diag.get("read_delay"),
         "head_delay": diag.get("head_delay"),
+        "first_token_delay": diag.get("first_token_delay"),
         "max_rss_mb": usage.ru_maxrss / 1024.0,
         "wall_s": wall,
         "tokens": after["tokens"] - before["tokens"],
@@ -336,6 +338,7 @@ def main():
                     "other_cores": ((p["machine_active_cpu_s"] - p["active_cpu_s"] - p["server_active_cpu_s"]) / p["active_s"]
                                     if p["active_s"] else None),
                     "read_delay": p["read_delay"], "head_delay": p["head_delay"],
+                    "first_token_delay": p["first_token_delay"],
                     "cpu_s_per_1k_tokens": (p["active_cpu_s"] / p["tokens"] * 1000
                                             if p["active_cpu_s"] is not None and p["tokens"] > 0 else None),
                     "max_rss_mb": p["max_rss_mb"], "wall_s": p["wall_s"],
@@ -395,18 +398,19 @@ def print_markdown(report):
     print("\nTTFT (true 50 ms after the request reaches the server)\n")
     print("| client | streams | TTFT err mean / median / p99 (ms) | server emit lag mean / p50 / p99 (ms) | "
           "TTFT err − emit lag: mean / median / p99 (ms) | server intake (head delay) mean / p99 (ms) | "
-          "TTFT err − emit lag − intake, mean (ms) | client read delay mean / p99 (ms) | other cores | load | failed |")
+          "TTFT err − emit lag − intake, mean (ms) | client read delay, first token / all reads: mean / p99 (ms) | other cores | load | failed |")
     print("|---|---:|---|---|---|---|---:|---|---:|---|---:|")
     for r in report["rows"]:
         rd = r.get("read_delay") or {}
+        fd = r.get("first_token_delay") or {}
         print(f"| {r['client']} | {r['concurrency']} "
               f"| {f(r['ttft_err_mean_ms'])} / {f(r['ttft_err_median_ms'])} / {f(r['ttft_err_p99_ms'])} "
               f"| {f(r['server_lag_mean_ms'], 2)} / {f(r['server_lag_p50_ms'], 2)} / {f(r['server_lag_p99_ms'], 1)} "
               f"| {f(r['ttft_client_mean_ms'])} / {f(r['ttft_client_median_ms'])} / {f(r['ttft_client_p99_ms'])} "
               f"| {f(r.get('head_delay_mean_ms'), 2)} / {f(r.get('head_delay_p99_ms'), 1)} "
               f"| {f(r.get('ttft_client_mean_net_ms'), 1)} "
-              f"| {f(rd.get('mean'), 2)} / {f(rd.get('p99'), 2)} | {f(r['other_cores'], 2)} "
-              f"| {r['load_before']:.2f}→{r['load_after']:.2f} | {r['failed']} |")
+              f"| {f(fd.get('mean'), 2)} / {f(fd.get('p99'), 1)}; {f(rd.get('mean'), 2)} / {f(rd.get('p99'), 1)} "
+              f"| {f(r['other_cores'], 2)} | {r['load_before']:.2f}→{r['load_after']:.2f} | {r['failed']} |")
     print("\nITL (true 10 ms), CPU, memory\n")
     print("| client | streams | ITL err median / p99 (ms) | server emit lag p99 (ms) | p99 ITL err − p99 emit lag (ms) | "
           "same-read gaps | CPU s / 1k tokens (client / server) | peak RSS (MB) |")

@@ -258,9 +258,12 @@ pub async fn run_until(
     )
     .await;
     if crate::http1::diagnostics::enabled() {
-        use crate::http1::diagnostics::{HEAD_DELAY, READ_DELAY};
+        use crate::http1::diagnostics::{FIRST_TOKEN_DELAY, HEAD_DELAY, READ_DELAY};
         if let Some(text) = READ_DELAY.summary() {
             observer.message(&format!("Read delay (socket arrival to read): {text}"));
+        }
+        if let Some(text) = FIRST_TOKEN_DELAY.summary() {
+            observer.message(&format!("First-token read delay: {text}"));
         }
         if let Some(text) = HEAD_DELAY.summary() {
             observer.message(&format!(

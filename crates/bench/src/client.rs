@@ -313,7 +313,13 @@ impl StreamState {
         match classify(data, self.api) {
             Ok(ChunkKind::Token(text)) => {
                 match self.last_token {
-                    None => self.first_token = Some(at),
+                    None => {
+                        self.first_token = Some(at);
+                        if crate::http1::diagnostics::enabled() {
+                            crate::http1::diagnostics::FIRST_TOKEN_DELAY
+                                .record(Instant::now().saturating_duration_since(at));
+                        }
+                    }
                     Some(prev) => self.itl_s.push(at.duration_since(prev).as_secs_f64()),
                 }
                 self.last_token = Some(at);

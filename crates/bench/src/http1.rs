@@ -534,6 +534,8 @@ impl Exchange {
 /// - [`diagnostics::READ_DELAY`]: how long bytes waited in the socket before the client read
 ///   them (read time minus kernel time, reads with a kernel timestamp): the error the user
 ///   clock would add, and how late the client is.
+/// - [`diagnostics::FIRST_TOKEN_DELAY`]: the same for the read that held each request's first
+///   token: what the user clock would add to TTFT.
 /// - [`diagnostics::HEAD_DELAY`]: from writing a request to its response head's arrival. A
 ///   server that sends the head before the first token (vLLM, `llmsweep sim`) shows here how
 ///   long it took to take the request in.
@@ -554,6 +556,8 @@ pub mod diagnostics {
 
     /// Socket arrival to read.
     pub static READ_DELAY: Delays = Delays::new();
+    /// Socket arrival to read, for the first token of each request.
+    pub static FIRST_TOKEN_DELAY: Delays = Delays::new();
     /// Request written to response head arrived.
     pub static HEAD_DELAY: Delays = Delays::new();
 
@@ -566,6 +570,7 @@ pub mod diagnostics {
     /// Forget what was recorded.
     pub fn reset() {
         READ_DELAY.reset();
+        FIRST_TOKEN_DELAY.reset();
         HEAD_DELAY.reset();
     }
 
