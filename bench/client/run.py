@@ -233,7 +233,9 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
     diag = {}
     for line in (out_dir / f"{name}.log").read_text().splitlines():
         for key, prefix in (("read_delay", "Read delay"), ("first_token_delay", "First-token read delay"),
-                            ("head_delay", "Head delay")):
+                            ("head_delay", "Head delay"), ("ttft_arrival", "TTFT by arrival"),
+                            ("ttft_read", "TTFT by read"), ("itl_arrival", "ITL by arrival"),
+                            ("itl_read", "ITL by read")):
             if line.startswith(prefix):
                 diag[key] = {k: float(v) for k, v in (kv.split("=") for kv in line.split(": ", 1)[1].split()[:-1])}
     return result, {
@@ -247,6 +249,7 @@ def run_client(client_cmd, server, port, out_dir, name, extra, env):
         "read_delay": diag.get("read_delay"),
         "head_delay": diag.get("head_delay"),
         "first_token_delay": diag.get("first_token_delay"),
+        "clocks": {k: diag.get(k) for k in ("ttft_arrival", "ttft_read", "itl_arrival", "itl_read")},
         "max_rss_mb": usage.ru_maxrss / 1024.0,
         "wall_s": wall,
         "tokens": after["tokens"] - before["tokens"],
@@ -280,7 +283,11 @@ def main():
                          "returns, as before kernel timestamps) as a third client, 'llmsweep-user'")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench/client/results"))
+    ap.add_argument("--render", metavar="JSON", help="print the tables of an earlier run's results/<date>.json and exit")
     args = ap.parse_args()
+    if args.render:
+        print_markdown(json.loads(Path(args.render).read_text()))
+        return
     if args.quick:
         args.waves, args.min_prompts, args.instant_prompts = 2, 10, 5000
 
@@ -338,7 +345,7 @@ def main():
                     "other_cores": ((p["machine_active_cpu_s"] - p["active_cpu_s"] - p["server_active_cpu_s"]) / p["active_s"]
                                     if p["active_s"] else None),
                     "read_delay": p["read_delay"], "head_delay": p["head_delay"],
-                    "first_token_delay": p["first_token_delay"],
+                    "first_token_delay": p["first_token_delay"], "clocks": p["clocks"],
                     "cpu_s_per_1k_tokens": (p["active_cpu_s"] / p["tokens"] * 1000
                                             if p["active_cpu_s"] is not None and p["tokens"] > 0 else None),
                     "max_rss_mb": p["max_rss_mb"], "wall_s": p["wall_s"],
@@ -411,6 +418,22 @@ def print_markdown(report):
               f"| {f(r.get('ttft_client_mean_net_ms'), 1)} "
               f"| {f(fd.get('mean'), 2)} / {f(fd.get('p99'), 1)}; {f(rd.get('mean'), 2)} / {f(rd.get('p99'), 1)} "
               f"| {f(r['other_cores'], 2)} | {r['load_before']:.2f}→{r['load_after']:.2f} | {r['failed']} |")
+    clock_rows = [r for r in report["rows"] if (r.get("clocks") or {}).get("itl_arrival")]
+    if clock_rows:
+        print("\nThe same tokens timed by arrival (kernel clock, what llmsweep reports) and by read (user clock)\n")
+        print("| client | streams | TTFT err by arrival: mean / p50 / p99 (ms) | TTFT err by read: mean / p50 / p99 (ms) | "
+              "ITL err by arrival: p50 / p99 (ms) | ITL err by read: p50 / p99 (ms) |")
+        print("|---|---:|---|---|---|---|")
+        for r in clock_rows:
+            c = r["clocks"]
+
+            def t(k, q, true):
+                return f(c[k][q] - true, 2)
+            print(f"| {r['client']} | {r['concurrency']} "
+                  f"| {t('ttft_arrival', 'mean', TRUE_TTFT_MS)} / {t('ttft_arrival', 'p50', TRUE_TTFT_MS)} / {t('ttft_arrival', 'p99', TRUE_TTFT_MS)} "
+                  f"| {t('ttft_read', 'mean', TRUE_TTFT_MS)} / {t('ttft_read', 'p50', TRUE_TTFT_MS)} / {t('ttft_read', 'p99', TRUE_TTFT_MS)} "
+                  f"| {t('itl_arrival', 'p50', TRUE_ITL_MS)} / {t('itl_arrival', 'p99', TRUE_ITL_MS)} "
+                  f"| {t('itl_read', 'p50', TRUE_ITL_MS)} / {t('itl_read', 'p99', TRUE_ITL_MS)} |")
     print("\nITL (true 10 ms), CPU, memory\n")
     print("| client | streams | ITL err median / p99 (ms) | server emit lag p99 (ms) | p99 ITL err − p99 emit lag (ms) | "
           "same-read gaps | CPU s / 1k tokens (client / server) | peak RSS (MB) |")

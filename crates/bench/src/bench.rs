@@ -258,17 +258,22 @@ pub async fn run_until(
     )
     .await;
     if crate::http1::diagnostics::enabled() {
-        use crate::http1::diagnostics::{FIRST_TOKEN_DELAY, HEAD_DELAY, READ_DELAY};
-        if let Some(text) = READ_DELAY.summary() {
-            observer.message(&format!("Read delay (socket arrival to read): {text}"));
-        }
-        if let Some(text) = FIRST_TOKEN_DELAY.summary() {
-            observer.message(&format!("First-token read delay: {text}"));
-        }
-        if let Some(text) = HEAD_DELAY.summary() {
-            observer.message(&format!(
-                "Head delay (request written to response head): {text}"
-            ));
+        use crate::http1::diagnostics as d;
+        for (name, delays) in [
+            ("Read delay (socket arrival to read)", &d::READ_DELAY),
+            ("First-token read delay", &d::FIRST_TOKEN_DELAY),
+            (
+                "Head delay (request written to response head)",
+                &d::HEAD_DELAY,
+            ),
+            ("TTFT by arrival", &d::TTFT_KERNEL),
+            ("TTFT by read", &d::TTFT_USER),
+            ("ITL by arrival", &d::ITL_KERNEL),
+            ("ITL by read", &d::ITL_USER),
+        ] {
+            if let Some(text) = delays.summary() {
+                observer.message(&format!("{name}: {text}"));
+            }
         }
     }
     let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {

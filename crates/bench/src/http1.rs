@@ -530,12 +530,15 @@ impl Exchange {
 }
 
 /// Diagnostics, collected only with `LLMSWEEP_BENCH_READ_DELAY=1` (lock-free, 10 µs buckets up
-/// to 100 ms), since the last [`diagnostics::reset`]:
+/// to 200 ms), since the last [`diagnostics::reset`]:
 /// - [`diagnostics::READ_DELAY`]: how long bytes waited in the socket before the client read
 ///   them (read time minus kernel time, reads with a kernel timestamp): the error the user
 ///   clock would add, and how late the client is.
 /// - [`diagnostics::FIRST_TOKEN_DELAY`]: the same for the read that held each request's first
 ///   token: what the user clock would add to TTFT.
+/// - [`diagnostics::TTFT_KERNEL`] / [`diagnostics::TTFT_USER`], [`diagnostics::ITL_KERNEL`] /
+///   [`diagnostics::ITL_USER`]: TTFT and ITL of the same token chunks timed by arrival (the
+///   clock in use) and by the time they were read: the two clocks compared within one run.
 /// - [`diagnostics::HEAD_DELAY`]: from writing a request to its response head's arrival. A
 ///   server that sends the head before the first token (vLLM, `llmsweep sim`) shows here how
 ///   long it took to take the request in.
@@ -545,7 +548,7 @@ pub mod diagnostics {
     use std::time::Duration;
 
     const BUCKET_US: u64 = 10;
-    const BUCKETS: usize = 10_000;
+    const BUCKETS: usize = 20_000;
 
     /// A histogram of durations.
     pub struct Delays {
@@ -560,6 +563,14 @@ pub mod diagnostics {
     pub static FIRST_TOKEN_DELAY: Delays = Delays::new();
     /// Request written to response head arrived.
     pub static HEAD_DELAY: Delays = Delays::new();
+    /// TTFT of successful requests by the arrival time of the first token chunk.
+    pub static TTFT_KERNEL: Delays = Delays::new();
+    /// TTFT of the same requests by the time the first token chunk was read.
+    pub static TTFT_USER: Delays = Delays::new();
+    /// Gaps between token chunks by arrival time.
+    pub static ITL_KERNEL: Delays = Delays::new();
+    /// The same gaps by read time.
+    pub static ITL_USER: Delays = Delays::new();
 
     /// Is the diagnostic on (`LLMSWEEP_BENCH_READ_DELAY=1`)?
     pub fn enabled() -> bool {
@@ -569,9 +580,17 @@ pub mod diagnostics {
 
     /// Forget what was recorded.
     pub fn reset() {
-        READ_DELAY.reset();
-        FIRST_TOKEN_DELAY.reset();
-        HEAD_DELAY.reset();
+        for d in [
+            &READ_DELAY,
+            &FIRST_TOKEN_DELAY,
+            &HEAD_DELAY,
+            &TTFT_KERNEL,
+            &TTFT_USER,
+            &ITL_KERNEL,
+            &ITL_USER,
+        ] {
+            d.reset();
+        }
     }
 
     impl Delays {
