@@ -247,6 +247,7 @@ pub async fn run_until(
 
     let metrics_url = format!("{}/metrics", cfg.base_url.trim_end_matches('/'));
     let spec_before = fetch_spec_decode(&metrics_url, &headers).await;
+    crate::http1::diagnostics::reset();
     let run = runner::timed_run(
         &client,
         &prepared,
@@ -256,6 +257,25 @@ pub async fn run_until(
         stop.clone(),
     )
     .await;
+    if crate::http1::diagnostics::enabled() {
+        use crate::http1::diagnostics as d;
+        for (name, delays) in [
+            ("Read delay (socket arrival to read)", &d::READ_DELAY),
+            ("First-token read delay", &d::FIRST_TOKEN_DELAY),
+            (
+                "Head delay (request written to response head)",
+                &d::HEAD_DELAY,
+            ),
+            ("TTFT by arrival", &d::TTFT_KERNEL),
+            ("TTFT by read", &d::TTFT_USER),
+            ("ITL by arrival", &d::ITL_KERNEL),
+            ("ITL by read", &d::ITL_USER),
+        ] {
+            if let Some(text) = delays.summary() {
+                observer.message(&format!("{name}: {text}"));
+            }
+        }
+    }
     let spec_decode = match (spec_before, fetch_spec_decode(&metrics_url, &headers).await) {
         (Some(before), Some(after)) => spec_decode::delta(&before, &after),
         _ => None,

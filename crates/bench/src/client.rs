@@ -1,7 +1,9 @@
 //! The hot path: one streaming HTTP request, timed as its bytes arrive.
 //!
-//! The arrival time of every body frame is taken right after the socket read returns, before
-//! any parsing; SSE events inherit the time their data line completed (see [`crate::sse`]).
+//! The arrival time of every body frame is the time its read's bytes arrived (the kernel's
+//! receive timestamp on Linux, else the time the read returned; see [`crate::http1`]), taken
+//! before any parsing; SSE events inherit the time their data line completed (see
+//! [`crate::sse`]).
 //! JSON is parsed only after that timestamp, by a borrowing scanner that looks at the first
 //! choice and the usage object. Inter-token gaps go into a vector reserved up front for the
 //! expected number of tokens. Connections come from a keep-alive pool with `TCP_NODELAY`
@@ -271,6 +273,9 @@ struct StreamState {
     prompt_tokens: Option<u64>,
     text: String,
     error: Option<String>,
+    /// Diagnostics only: when the first and the latest token chunk were read (user clock).
+    first_read: Option<Instant>,
+    last_read: Option<Instant>,
 }
 
 impl StreamState {
@@ -285,7 +290,27 @@ impl StreamState {
             prompt_tokens: None,
             text: String::new(),
             error: None,
+            first_read: None,
+            last_read: None,
         }
+    }
+
+    /// `LLMSWEEP_BENCH_READ_DELAY=1`: the same token chunk timed by both clocks, the arrival
+    /// time `at` and the time it was read (now, right after the read and this chunk's parse).
+    fn diagnose(&mut self, at: Instant) {
+        use crate::http1::diagnostics as d;
+        let read = Instant::now();
+        match (self.last_token, self.last_read) {
+            (Some(prev), Some(prev_read)) => {
+                d::ITL_KERNEL.record(at.saturating_duration_since(prev));
+                d::ITL_USER.record(read.saturating_duration_since(prev_read));
+            }
+            _ => {
+                d::FIRST_TOKEN_DELAY.record(read.saturating_duration_since(at));
+                self.first_read = Some(read);
+            }
+        }
+        self.last_read = Some(read);
     }
 
     fn token_chunks(&self) -> usize {
@@ -310,6 +335,9 @@ impl StreamState {
         };
         match classify(data, self.api) {
             Ok(ChunkKind::Token(text)) => {
+                if crate::http1::diagnostics::enabled() {
+                    self.diagnose(at);
+                }
                 match self.last_token {
                     None => self.first_token = Some(at),
                     Some(prev) => self.itl_s.push(at.duration_since(prev).as_secs_f64()),
@@ -348,6 +376,15 @@ impl StreamState {
             (None, None) => NO_TOKEN_ERROR.to_string(),
             (None, Some(_)) => String::new(),
         };
+        if let (true, Some(first), Some(first_read)) = (
+            error.is_empty() && crate::http1::diagnostics::enabled(),
+            self.first_token,
+            self.first_read,
+        ) {
+            use crate::http1::diagnostics as d;
+            d::TTFT_KERNEL.record(first.saturating_duration_since(start));
+            d::TTFT_USER.record(first_read.saturating_duration_since(start));
+        }
         StreamOutcome {
             start,
             success: error.is_empty(),

@@ -8,7 +8,9 @@
 //! maps flags onto that struct and prints. This crate depends on no other llmsweep crate.
 //!
 //! The HTTP side is [`http1`]: each request's own task reads its socket and timestamps the
-//! bytes before parsing them. [`testserver`] is a fault-injecting streaming server for tests and
+//! bytes before parsing them, on Linux with the kernel's receive time of the bytes
+//! (`SO_TIMESTAMPNS`), so a client that reads a socket late still records when the token
+//! arrived. [`testserver`] is a fault-injecting streaming server for tests and
 //! the speed benchmark (`examples/fixed_server.rs`, `bench/client/`).
 //!
 //! Keys written after vLLM's (never one of vLLM's names):
@@ -31,6 +33,11 @@
 //!   same distributions and lengths, different draws. Without a tokenizer, random prompts are
 //!   token ids from `[1000, 30000)`; prompts are not re-aligned through the server's
 //!   `/tokenize` endpoint.
+//! - A chunk's arrival time (TTFT, ITL, E2EL) is when its bytes reached the client's socket
+//!   (the kernel's receive timestamp, Linux), not when the client got around to reading them;
+//!   vLLM takes `time.perf_counter()` when its event loop hands it the chunk, so its own delays
+//!   are in its numbers. The request's start is taken just before its bytes are written, as in
+//!   vLLM. `LLMSWEEP_BENCH_CLOCK=user` takes the time after the read instead (see [`http1`]).
 //! - Errors read `HTTP 500 Internal Server Error: <body>` or a one-line cause instead of the
 //!   reason phrase or a Python traceback; `start_times` count from the start of the run.
 //! - Not written: `server_queue_times` / `server_ttfts` (detailed only), the `diffusion_*` and
