@@ -154,11 +154,25 @@ pub fn run_benchmark(
     if signals::interrupted() {
         return Err(RunError::Interrupted);
     }
-    // The server may have died under the benchmark: that explains its failure best.
+    // The server may have died under the benchmark: that explains its failure best, and
+    // whatever the benchmark measured is not a measurement of a healthy server. Its result
+    // file is kept aside for inspection, out of --resume's way.
     if let Err(e) = server.check_alive() {
+        let mut message = format!("the server died during this run: {e:#}");
+        if output_path.exists() {
+            let kept = output_path.with_extension("server-died.json");
+            if std::fs::rename(output_path, &kept).is_ok() {
+                message.push_str(&format!(
+                    "\nthe benchmark's partial result is kept as {} and not counted",
+                    kept.display()
+                ));
+            } else {
+                let _ = std::fs::remove_file(output_path);
+            }
+        }
         return Err(RunError::ServerDied(Failure {
             error_type: "ServerDied",
-            message: format!("{e:#}"),
+            message,
         }));
     }
     let reset = server.after_bench();
@@ -317,6 +331,17 @@ pub fn completed_runs(dir: &Path) -> Option<Vec<Record>> {
     read_record_list(&path).ok()
 }
 
+/// How many of a combination's measured runs failed, as its folder tells: a failure file
+/// (`run=N.failure.json`) and no result for that run.
+pub fn failed_runs_on_disk(dir: &Path, num_runs: u32) -> usize {
+    (0..num_runs)
+        .filter(|r| {
+            dir.join(run_failure_file_name(*r)).exists()
+                && existing_result(&dir.join(run_file_name(*r))).is_none()
+        })
+        .count()
+}
+
 /// How many runs of a combination are still to do (warm-up included).
 pub fn pending_runs(dir: &Path, num_runs: u32, warmup: bool) -> u64 {
     if summary_path(dir).exists() {
@@ -361,6 +386,11 @@ pub fn run_combination(
             Err(RunError::Failed(f)) if settings.continue_on_error => {
                 ui.line(&format!("  warm-up failed: {f}"));
                 let _ = write_run_failure(&dir.join(WARMUP_FAILURE_FILE), -1, &f, serve, &bench);
+            }
+            Err(RunError::ServerDied(f)) => {
+                // Recorded whatever --continue-on-error says: the run is to be redone.
+                let _ = write_run_failure(&dir.join(WARMUP_FAILURE_FILE), -1, &f, serve, &bench);
+                return Err(RunError::ServerDied(f));
             }
             Err(e) => return Err(e),
         }
@@ -415,6 +445,18 @@ pub fn run_combination(
                     &comb.bench,
                 );
                 outcome.failed_runs += 1;
+            }
+            Err(RunError::ServerDied(f)) => {
+                // Recorded whatever --continue-on-error says, so that the folder tells why
+                // this run is missing and --resume redoes it.
+                let _ = write_run_failure(
+                    &dir.join(run_failure_file_name(run)),
+                    i64::from(run),
+                    &f,
+                    serve,
+                    &comb.bench,
+                );
+                return Err(RunError::ServerDied(f));
             }
             Err(e) => return Err(e),
         }
@@ -535,5 +577,20 @@ mod tests {
         assert_eq!(pending_runs(d.path(), 3, false), 2);
         std::fs::write(d.path().join("summary.json"), "[]").unwrap();
         assert_eq!(pending_runs(d.path(), 3, false), 0);
+    }
+
+    #[test]
+    fn failed_runs_are_counted_from_the_folder() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 0);
+        std::fs::write(d.path().join("run=0.json"), "{}").unwrap();
+        std::fs::write(d.path().join("run=1.failure.json"), "{}").unwrap();
+        std::fs::write(d.path().join("run=2.failure.json"), "{}").unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 2);
+        // A run redone since: its result counts, not its old failure file.
+        std::fs::write(d.path().join("run=2.json"), "{}").unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 1);
+        // Runs beyond --num-runs are not this sweep's.
+        assert_eq!(failed_runs_on_disk(d.path(), 1), 0);
     }
 }
