@@ -169,8 +169,14 @@ fn owner_alive(value: &str) -> bool {
     let Ok(pid) = pid.parse::<i32>() else {
         return false;
     };
+    // A zombie (killed, not yet reaped) is gone for our purpose.
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|c| stat[c + 1..].split_whitespace().next().map(str::to_string))
+            .is_some_and(|state| state == "Z" || state == "X")
+    });
     match start_time(pid) {
-        Some(now) => start.parse::<u64>().is_ok_and(|s| s == now),
+        Some(now) => !zombie && start.parse::<u64>().is_ok_and(|s| s == now),
         None => false,
     }
 }
@@ -372,6 +378,13 @@ mod tests {
         );
         let _ = live.kill();
         let _ = live.wait();
+        // A zombie owner (killed, not yet reaped by its parent) counts as gone.
+        let mut owner = Command::new("true").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let zombie = format!("{}:{}", owner.id(), start_time(owner.id() as i32).unwrap());
+        assert!(!owner_alive(&zombie), "a zombie is not a running owner");
+        let _ = owner.wait();
+        assert!(owner_alive(&owner_pid()));
         // Another experiment's mark is not ours.
         assert!(stop_marked("/other:token", Duration::ZERO).is_empty());
     }

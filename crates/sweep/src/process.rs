@@ -235,7 +235,7 @@ fn tee(mut from: impl Read + Send + 'static, mut log: File) -> std::thread::Join
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let _ = log.write_all(&buf[..n]);
-                    let _ = std::io::stderr().write_all(&buf[..n]);
+                    crate::console::check(std::io::stderr().write_all(&buf[..n]));
                 }
             }
         }

@@ -59,7 +59,7 @@ impl Ui {
         if self.bar.is_hidden() {
             crate::console::line(text);
         } else {
-            self.bar.println(&crate::console::escape_keep_lines(text));
+            self.bar.println(crate::console::escape_keep_lines(text));
         }
     }
 

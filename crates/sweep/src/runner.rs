@@ -150,7 +150,8 @@ pub fn run_benchmark(
         Output::Log(log_path.clone())
     };
     let started = Instant::now();
-    let outcome = Supervised::spawn(&argv, &[], &output, "--bench-cmd").and_then(|mut p| p.wait());
+    let outcome = Supervised::spawn(&argv, &[], &output, "--bench-cmd")
+        .and_then(|mut p| wait_watching_server(&mut p, server));
     if signals::interrupted() {
         return Err(RunError::Interrupted);
     }
@@ -159,16 +160,11 @@ pub fn run_benchmark(
     // file is kept aside for inspection, out of --resume's way.
     if let Err(e) = server.check_alive() {
         let mut message = format!("the server died during this run: {e:#}");
-        if output_path.exists() {
-            let kept = output_path.with_extension("server-died.json");
-            if std::fs::rename(output_path, &kept).is_ok() {
-                message.push_str(&format!(
-                    "\nthe benchmark's partial result is kept as {} and not counted",
-                    kept.display()
-                ));
-            } else {
-                let _ = std::fs::remove_file(output_path);
-            }
+        if let Some(kept) = set_aside_result(output_path) {
+            message.push_str(&format!(
+                "\nthe benchmark's result is kept as {} and not counted",
+                kept.display()
+            ));
         }
         return Err(RunError::ServerDied(Failure {
             error_type: "ServerDied",
@@ -244,6 +240,48 @@ pub fn run_benchmark(
     let record = annotate(record, run_number, serve, bench);
     write_record(output_path, &record).map_err(RunError::Failed)?;
     Ok(record)
+}
+
+/// Move a result file that must not count (its server died during the run) out of
+/// `--resume`'s way, to `run=N.server-died.json`; remove it if that fails. Returns where it
+/// is kept.
+fn set_aside_result(output_path: &Path) -> Option<PathBuf> {
+    if !output_path.exists() {
+        return None;
+    }
+    let kept = output_path.with_extension("server-died.json");
+    if std::fs::rename(output_path, &kept).is_ok() {
+        Some(kept)
+    } else {
+        let _ = std::fs::remove_file(output_path);
+        None
+    }
+}
+
+/// How often the server is checked while a benchmark runs.
+const SERVER_WATCH: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a benchmark gets to exit after SIGTERM once its server is dead.
+const BENCH_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait for a benchmark, watching its server: if the server dies meanwhile, the run is
+/// lost anyway (the caller records it as failed), so the benchmark is stopped rather than
+/// left to time out on a dead port.
+fn wait_watching_server(
+    bench: &mut Supervised,
+    server: &mut Server,
+) -> anyhow::Result<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = bench.try_exit() {
+            return Ok(status);
+        }
+        if server.check_alive().is_err() {
+            if let Some(status) = bench.stop(BENCH_STOP_GRACE) {
+                return Ok(status);
+            }
+            return bench.wait();
+        }
+        std::thread::sleep(SERVER_WATCH);
+    }
 }
 
 fn invalid_result(path: &Path, why: &str) -> RunError {
@@ -577,6 +615,19 @@ mod tests {
         assert_eq!(pending_runs(d.path(), 3, false), 2);
         std::fs::write(d.path().join("summary.json"), "[]").unwrap();
         assert_eq!(pending_runs(d.path(), 3, false), 0);
+    }
+
+    #[test]
+    fn a_result_of_a_run_whose_server_died_is_set_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("run=0.json");
+        assert_eq!(set_aside_result(&path), None);
+        std::fs::write(&path, r#"{"completed": 12, "failed": 8}"#).unwrap();
+        let kept = set_aside_result(&path).unwrap();
+        assert_eq!(kept, d.path().join("run=0.server-died.json"));
+        assert!(!path.exists() && kept.exists());
+        // --resume sees no result for the run: it is redone.
+        assert_eq!(pending_runs(d.path(), 1, false), 1);
     }
 
     #[test]
