@@ -80,7 +80,7 @@ pub fn shorten_middle(text: &str, width: usize) -> String {
         return String::new();
     }
     let keep = width - 1;
-    let head = keep / 3;
+    let head = keep / 4;
     let tail = keep - head;
     let mut out: String = chars[..head].iter().collect();
     out.push('…');
@@ -110,7 +110,7 @@ mod tests {
         let cut = shorten_middle(s, 20);
         assert_eq!(cut.chars().count(), 20);
         assert!(
-            cut.starts_with("SERVE") && cut.ends_with("currency=16"),
+            cut.starts_with("SERV") && cut.ends_with("_concurrency=16"),
             "{cut}"
         );
         assert!(cut.contains('…'));

@@ -67,7 +67,10 @@ impl Ui {
     /// beside the bar (names of one server's combinations differ at their end).
     pub fn set_message(&self, text: &str) {
         let text = crate::console::escape(text);
-        let room = match terminal_width() {
+        // No size from the terminal (some pseudo-terminals report 0 rows): the 80 columns
+        // the bar itself assumes then.
+        let width = terminal_width().or_else(|| (!self.bar.is_hidden()).then_some(80));
+        let room = match width {
             Some(width) => {
                 let len = self.bar.length().unwrap_or(0).max(self.bar.position());
                 message_room(width, len)
@@ -101,7 +104,8 @@ fn terminal_width() -> Option<usize> {
         };
         // SAFETY: TIOCGWINSZ fills the winsize it is given; fd 2 is only read.
         let ok = unsafe { nix::libc::ioctl(2, nix::libc::TIOCGWINSZ, &mut ws) } == 0;
-        (ok && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+        // As the bar's own terminal library reads it: both sizes or none.
+        (ok && ws.ws_col > 0 && ws.ws_row > 0).then_some(usize::from(ws.ws_col))
     }
     #[cfg(not(unix))]
     {

@@ -123,9 +123,10 @@ pub(super) fn results_table(results: &[SearchResult]) -> String {
                 s
             }
         };
+        let text = |k: &str| crate::console::escape(&py_str(&e[k])).into_owned();
         table.add_row(vec![
-            Cell::new(py_str(&e["combination"])),
-            Cell::new(py_str(&e["criteria_text"])),
+            Cell::new(text("combination")),
+            Cell::new(text("criteria_text")),
             Cell::new(py_str(&e["sla_variable"])),
             Cell::new(value).set_alignment(CellAlignment::Right),
             Cell::new(py_str(&e["verdict"])),
