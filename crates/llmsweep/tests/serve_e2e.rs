@@ -619,8 +619,8 @@ fn a_warm_up_runs_first_and_stays_out_of_the_summaries() {
 fn a_run_cut_short_by_a_server_crash_is_redone_on_resume() {
     let f = Fixture::new();
     let switch = f.write("die-switch", "");
-    let serve_extra = format!("--die-after 1 --die-switch {}", switch.display());
-    let o = run(serve(&f, &serve_extra, "--sleep 2", &["--num-runs", "1"]));
+    let serve_extra = format!("--die-after 1.5 --die-switch {}", switch.display());
+    let o = run(serve(&f, &serve_extra, "--sleep 3", &["--num-runs", "1"]));
     assert!(!o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("died").len(), 1, "{}", text(&o));
     let err = stderr(&o);
@@ -644,7 +644,7 @@ fn a_run_cut_short_by_a_server_crash_is_redone_on_resume() {
     let o = run(serve(
         &f,
         &serve_extra,
-        "--sleep 2",
+        "--sleep 3",
         &["--num-runs", "1", "--resume"],
     ));
     assert!(o.status.success(), "{}", text(&o));
