@@ -358,7 +358,7 @@ mod tests {
         let mut a = marked("trap '' TERM; sleep 30 & wait", &marker, "0:1");
         let mut b = marked("sleep 30", &marker, "0:1");
         // A process of a live invocation (ours) is left alone.
-        let mut live = marked("sleep 30", &marker, &owner_pid());
+        let mut live = marked("exec sleep 30", &marker, &owner_pid());
         std::thread::sleep(Duration::from_millis(200));
         let found = find_marked(&marker);
         assert!(found.len() >= 3, "{found:?}");
@@ -376,7 +376,7 @@ mod tests {
             live.try_wait().unwrap().is_none(),
             "a live owner's process was stopped"
         );
-        let _ = live.kill();
+        let _ = killpg(Pid::from_raw(live.id() as i32), Signal::SIGKILL);
         let _ = live.wait();
         // A zombie owner (killed, not yet reaped by its parent) counts as gone.
         let mut owner = Command::new("true").spawn().unwrap();
