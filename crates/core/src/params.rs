@@ -21,12 +21,14 @@ pub const NAME_KEY: &str = "_benchmark_name";
 #[derive(Debug, thiserror::Error)]
 pub enum ParamsError {
     /// The file could not be read.
-    #[error("cannot read parameter file '{path}': {source}")]
+    // The OS error is part of the message, not a `source`: error chains (`{:#}`) would
+    // print it twice.
+    #[error("cannot read parameter file '{path}': {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid JSON.
     #[error("parameter file '{path}' is not valid JSON: {message} at line {line}, column {column}")]
@@ -393,9 +395,9 @@ impl ParamSweep {
         let Some(path) = path else {
             return Ok(Self::single_empty());
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ParamsError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_json_str(&text, path)
     }

@@ -187,3 +187,19 @@ fn bad_files_say_what_and_where() {
         .to_string();
     assert!(e.contains("/nonexistent/p.json"), "{e}");
 }
+
+#[test]
+fn a_missing_file_names_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let e = ParamSweep::load(Some(&missing)).unwrap_err();
+    // As anyhow prints a chain ("{:#}"): the message, then every source.
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert!(chain.contains("missing.json"), "{chain}");
+    assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
+}

@@ -21,12 +21,14 @@ pub type Record = Map<String, Value>;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// The file could not be read.
-    #[error("cannot read '{path}': {source}")]
+    // The OS error is part of the message, not a `source`: error chains (`{:#}`) would
+    // print it twice.
+    #[error("cannot read '{path}': {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not JSON.
     #[error("'{path}' is not valid JSON: {message}")]
@@ -168,9 +170,9 @@ pub fn read_record_list(path: &Path) -> Result<Vec<Record>, RecordError> {
 
 /// Read any JSON value from a file, leniently.
 pub fn read_json(path: &Path) -> Result<Value, RecordError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RecordError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| RecordError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_json_lenient(&text).map_err(|e| RecordError::Json {
         path: path.to_path_buf(),
@@ -200,9 +202,9 @@ pub struct SummaryFile {
 /// tools read a sweep folder. Folders whose name starts with `.` are skipped.
 pub fn load_summaries(dir: &Path) -> Result<Vec<SummaryFile>, RecordError> {
     let mut paths = Vec::new();
-    find_files(dir, "summary.json", &mut paths).map_err(|source| RecordError::Read {
+    find_files(dir, "summary.json", &mut paths).map_err(|error| RecordError::Read {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     paths.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     paths

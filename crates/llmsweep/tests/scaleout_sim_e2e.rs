@@ -100,7 +100,12 @@ fn three_shards_with_their_own_simulators_merge_into_one_sweep() {
         .flatten()
         .map(|e| {
             let log = std::fs::read_to_string(e.path()).unwrap();
-            let first = log.lines().next().unwrap().to_string();
+            // The command of the (first) start, below its header.
+            let first = log
+                .lines()
+                .find(|l| l.starts_with("$ "))
+                .unwrap()
+                .to_string();
             first
                 .split("--port ")
                 .nth(1)

@@ -266,6 +266,39 @@ fn continue_on_error_records_failures_and_goes_on() {
             .exists()
     );
     assert!(stdout(&o).contains("failure"), "{}", text(&o));
+    // The table: no successful run means no count of failed requests (not "-0").
+    let out = stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| l.contains("BENCH--max_concurrency=4"))
+        .expect(&out);
+    assert!(
+        row.contains("0 ok, 2 failed") && !row.contains("-0"),
+        "{out}"
+    );
+    assert!(
+        row.trim_end_matches(['│', ' ']).ends_with('-'),
+        "failed req: {row}"
+    );
+}
+
+#[test]
+fn resume_counts_the_failed_runs_of_a_finished_combination() {
+    let f = Fixture::new();
+    let args = ["--num-runs", "2", "--continue-on-error"];
+    let bench = "--fail-if result-filename=run=1.json";
+    let o = run(serve(&f, "", bench, &args));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(f.exp().join("run=1.failure.json").exists());
+    assert!(stdout(&o).contains("1 ok, 1 failed"), "{}", text(&o));
+    let o = run(serve(&f, "", bench, &[&args[..], &["--resume"]].concat()));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        f.event_lines("bench").len(),
+        2,
+        "a finished combination is not rerun"
+    );
+    assert!(stdout(&o).contains("1 ok, 1 failed"), "{}", text(&o));
 }
 
 #[test]
@@ -444,6 +477,28 @@ fn bad_input_gets_a_clear_error() {
         "{}",
         text(&o)
     );
+    // The cause comes first; the resume command stands alone on the last line, to paste.
+    let err = stderr(&o);
+    let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap().trim();
+    assert!(
+        last.contains(" --resume") && !last.contains("not found"),
+        "{err}"
+    );
+    assert!(
+        last.starts_with(env!("CARGO_BIN_EXE_llmsweep"))
+            && last.contains("--serve-cmd 'no-such-server-xyz serve'"),
+        "the last line is a pasteable command: {last}"
+    );
+    // A missing parameter file: the OS error once.
+    let o = run(serve(
+        &f,
+        "",
+        "",
+        &["--serve-params", f.path("missing.json").to_str().unwrap()],
+    ));
+    let err = stderr(&o);
+    assert!(err.contains("missing.json"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
 
 #[test]
@@ -558,4 +613,171 @@ fn a_warm_up_runs_first_and_stays_out_of_the_summaries() {
     );
     let csv = std::fs::read_to_string(f.exp().join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 4, "no warm-up rows: {csv}");
+}
+
+#[test]
+fn a_run_cut_short_by_a_server_crash_is_redone_on_resume() {
+    let f = Fixture::new();
+    let switch = f.write("die-switch", "");
+    let serve_extra = format!("--die-after 1.5 --die-switch {}", switch.display());
+    let o = run(serve(&f, &serve_extra, "--sleep 3", &["--num-runs", "1"]));
+    assert!(!o.status.success(), "{}", text(&o));
+    assert_eq!(f.event_lines("died").len(), 1, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("died during this run"), "{err}");
+    // The run the crash cut short is not kept as one (the benchmark was stopped when the
+    // server died; had it written a result, that would be set aside).
+    assert!(!f.exp().join("run=0.json").exists());
+    assert!(!f.exp().join("summary.json").exists());
+    assert!(f.event_lines("bench").len() == 1);
+    let failure = read_json(&f.exp().join("run=0.failure.json"));
+    assert_eq!(failure["error_type"], "ServerDied");
+    assert_eq!(failure["run_number"], 0);
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .contains("the server died during this run"),
+        "{failure}"
+    );
+    std::fs::remove_file(&switch).unwrap();
+    let o = run(serve(
+        &f,
+        &serve_extra,
+        "--sleep 3",
+        &["--num-runs", "1", "--resume"],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(f.event_lines("bench").len(), 2, "run 0 ran again");
+    assert_eq!(read_json(&f.exp().join("run=0.json"))["run_number"], 0);
+    assert!(!f.exp().join("run=0.failure.json").exists());
+    let summary = read_json(&f.exp().join("summary.json"));
+    assert_eq!(summary.as_array().unwrap().len(), 1);
+    // The server log keeps the crashed start above the new one.
+    let log = std::fs::read_to_string(f.exp().join("servers/default.log")).unwrap();
+    let first = log.find("server start #1").expect(&log);
+    let second = log.find("server start #2").expect(&log);
+    assert!(first < second, "{log}");
+    f.assert_no_stand_in_left();
+}
+
+#[test]
+fn a_wrapper_servers_children_left_by_kill_9_are_stopped_on_resume() {
+    let f = Fixture::new();
+    // A wrapper that does not exec: the server is its child, and the parent-death signal
+    // reaches only the wrapper. Its name ends in "vllm" so caches are reset over HTTP.
+    let wrapper = f.write(
+        "wrapped-vllm",
+        &format!(
+            "#!/bin/sh\n{} \"$@\"\necho wrapper done\n",
+            common::support("fake-vllm")
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let serve_cmd = format!(
+        "{} serve m --host 127.0.0.1 --port {} --events {}",
+        wrapper.display(),
+        f.port,
+        f.events().display()
+    );
+    let sweep = || {
+        let mut c = llmsweep();
+        c.args([
+            "serve",
+            "--serve-cmd",
+            &serve_cmd,
+            "--bench-cmd",
+            &f.fake_bench_cmd("--sleep 1"),
+            "--num-runs",
+            "1",
+            "--server-ready-timeout",
+            "20",
+            "-o",
+        ])
+        .arg(f.path("out"))
+        .args(["-e", "e"]);
+        c
+    };
+    let mut child = sweep()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the benchmark to start", || {
+        !f.event_lines("bench").is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server outlives the killed sweep (and would keep the port)...
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", f.port)).is_ok(),
+        "the wrapper's server should have outlived the kill (test premise)"
+    );
+    // ...until the next invocation on the folder finds it by its mark and stops it.
+    let mut c = sweep();
+    c.arg("--resume");
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("stopped a process left running by an earlier invocation")
+            && err.contains("fake-vllm"),
+        "{err}"
+    );
+    assert!(f.event_lines("stop").len() >= 2, "SIGTERM first: {err}");
+    assert!(read_json(&f.exp().join("summary.json")).is_array());
+    f.assert_no_stand_in_left();
+}
+
+#[test]
+fn a_closed_output_pipe_stops_the_sweep_cleanly() {
+    use std::io::BufRead;
+    let f = Fixture::new();
+    let mut child = serve(&f, "", "--sleep 30", &["--num-runs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read until the server is up, then close the pipes, as `2>&1 | head` does.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("ready at") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    drop(err);
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    // An orderly exit (no death by SIGPIPE, no panic), after stopping the server.
+    assert_eq!(status.code(), Some(128 + 13), "{status:?}");
+    f.assert_no_stand_in_left();
+    assert!(!f.exp().join("run=0.json").exists());
+    let record = read_json(&f.exp().join("experiment.json"));
+    assert!(record["finished_at"].is_null(), "{record:#}");
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_on_the_console() {
+    let f = Fixture::new();
+    // Folder names are sanitised; the serve item's name is shown as given, escaped.
+    let sp = f.write(
+        "serve.json",
+        r#"{"evil\u001b[2J\u0007": {"max_num_seqs": 8}}"#,
+    );
+    let o = run(serve(
+        &f,
+        "",
+        "",
+        &["--serve-params", sp.to_str().unwrap(), "--num-runs", "1"],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let all = text(&o);
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    assert!(all.contains("evil\\e[2J\\x07"), "{all}");
 }

@@ -93,6 +93,34 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
             .starts_with(",combination,criteria_text,sla_variable,value,verdict"),
         "{csv}"
     );
+    // Each step of the path column: value, margin (as in sla_results.json), verdict.
+    let first_path = results[0]["path"].as_array().unwrap();
+    let steps: Vec<String> = first_path
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}",
+                p["value"],
+                p["margin"].as_f64().unwrap(),
+                p["verdict"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let row = csv.lines().nth(1).unwrap();
+    for step in &steps {
+        let (value, rest) = step.split_once(':').unwrap();
+        let (margin, verdict) = rest.rsplit_once(':').unwrap();
+        assert!(
+            row.split([' ', ',', '"']).any(|cell| {
+                let parts: Vec<&str> = cell.split(':').collect();
+                parts.len() == 3
+                    && parts[0] == value
+                    && parts[2] == verdict
+                    && parts[1].parse::<f64>().ok() == margin.parse::<f64>().ok()
+            }),
+            "step {step} not in {row}"
+        );
+    }
     assert!(
         std::fs::read_to_string(f.exp().join("summary.csv"))
             .unwrap()
@@ -291,4 +319,46 @@ fn workload_levels_between_serial_and_batch() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn a_failed_search_gets_a_row_saying_so() {
+    let f = Fixture::new();
+    let sla = f.write("sla.json", r#"[{"p99_e2el_ms": "<=500"}]"#);
+    let bench = f.write("bench.json", r#"[{"num_prompts": 100}]"#);
+    let o = run(sweep(
+        &f,
+        "serve-sla",
+        "--fail-if max-concurrency=100",
+        &[
+            "--sla-params",
+            sla.to_str().unwrap(),
+            "--bench-params",
+            bench.to_str().unwrap(),
+            "--sla-variable",
+            "max_concurrency",
+            "--continue-on-error",
+        ],
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    let results = read_json(&f.exp().join("sla_results.json"));
+    let rows = results.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{results:#}");
+    assert_eq!(rows[0]["combination"], "BENCH--num_prompts=100");
+    assert_eq!(rows[0]["verdict"], "failed");
+    assert!(rows[0]["value"].is_null());
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no run succeeded"),
+        "{results:#}"
+    );
+    let csv = std::fs::read_to_string(f.exp().join("sla_results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let verdict = header.iter().position(|h| *h == "verdict").unwrap();
+    assert!(header.contains(&"error"), "{csv}");
+    let row = csv.lines().nth(1).expect(&csv);
+    assert_eq!(row.split(',').nth(verdict), Some("failed"), "{csv}");
+    assert!(stdout(&o).contains("failed"), "{}", text(&o));
 }

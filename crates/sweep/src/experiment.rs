@@ -263,14 +263,22 @@ pub fn run_invocation<T>(
     signals::install().context("cannot install signal handlers")?;
     signals::set_resume_hint(inv.resume_command.clone());
     open_experiment(dir, inv.identity, inv.description, inv.argv, shard)?;
-    if inv.resuming {
+    // Mark every process we start, so that a later invocation finds whatever a killed one
+    // left behind, wrapper scripts' children included.
+    let marker = leftovers::owner_marker(dir, shard)
+        .with_context(|| format!("cannot write the owner token under '{}'", dir.display()))?;
+    crate::process::set_child_env(vec![
+        (leftovers::OWNER_ENV.to_string(), marker.clone()),
+        (leftovers::OWNER_PID_ENV.to_string(), leftovers::owner_pid()),
+    ]);
+    if inv.resuming && shard.is_none() {
         // Other shards may be writing now: only a plain resume sweeps temporary files.
-        if shard.is_none() {
-            clean_stale_temp_files(dir);
-        }
-        for msg in leftovers::stop_leftovers(dir, shard) {
-            eprintln!("llmsweep: {msg}");
-        }
+        clean_stale_temp_files(dir);
+    }
+    let mut stopped = leftovers::stop_marked(&marker, leftovers::LEFTOVER_GRACE);
+    stopped.extend(leftovers::stop_leftovers(dir, shard));
+    for msg in stopped {
+        crate::console::line(&format!("llmsweep: {msg}"));
     }
     match body() {
         Ok(outcome) => {
@@ -285,10 +293,11 @@ pub fn run_invocation<T>(
         Err(_) if signals::interrupted() => signals::wait_for_shutdown(),
         Err(e) => {
             let _ = close_experiment(dir, &format!("stopped: {e:#}"), shard);
-            Err(e.context(format!(
-                "the sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
+            // The cause first; the resume command alone on the last line, to be pasted.
+            Err(anyhow::anyhow!(
+                "{e:#}\nThe sweep stopped early; nothing that finished is lost. Resume with:\n  {}",
                 inv.resume_command
-            )))
+            ))
         }
     }
 }

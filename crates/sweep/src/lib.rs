@@ -23,6 +23,7 @@
 //!   sweep.
 
 pub mod commands;
+pub mod console;
 pub mod experiment;
 pub mod http;
 pub mod jobs;

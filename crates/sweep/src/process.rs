@@ -16,6 +16,18 @@ use nix::unistd::Pid;
 
 use crate::signals;
 
+/// Environment variables every child gets (the experiment's owner mark, see
+/// [`crate::leftovers::OWNER_ENV`]).
+static CHILD_ENV: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Give every child started from now on these environment variables (replacing any set
+/// before).
+pub fn set_child_env(vars: Vec<(String, String)>) {
+    if let Ok(mut env) = CHILD_ENV.lock() {
+        *env = vars;
+    }
+}
+
 /// Where a child's stdout and stderr go.
 #[derive(Debug, Clone)]
 pub enum Output {
@@ -80,6 +92,9 @@ impl Supervised {
             .with_context(|| format!("cannot open log file '{}'", log_path.display()))?;
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).process_group(0);
+        for (k, v) in CHILD_ENV.lock().map(|e| e.clone()).unwrap_or_default() {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -220,7 +235,7 @@ fn tee(mut from: impl Read + Send + 'static, mut log: File) -> std::thread::Join
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let _ = log.write_all(&buf[..n]);
-                    let _ = std::io::stderr().write_all(&buf[..n]);
+                    crate::console::check(std::io::stderr().write_all(&buf[..n]));
                 }
             }
         }

@@ -150,15 +150,25 @@ pub fn run_benchmark(
         Output::Log(log_path.clone())
     };
     let started = Instant::now();
-    let outcome = Supervised::spawn(&argv, &[], &output, "--bench-cmd").and_then(|mut p| p.wait());
+    let outcome = Supervised::spawn(&argv, &[], &output, "--bench-cmd")
+        .and_then(|mut p| wait_watching_server(&mut p, server));
     if signals::interrupted() {
         return Err(RunError::Interrupted);
     }
-    // The server may have died under the benchmark: that explains its failure best.
+    // The server may have died under the benchmark: that explains its failure best, and
+    // whatever the benchmark measured is not a measurement of a healthy server. Its result
+    // file is kept aside for inspection, out of --resume's way.
     if let Err(e) = server.check_alive() {
+        let mut message = format!("the server died during this run: {e:#}");
+        if let Some(kept) = set_aside_result(output_path) {
+            message.push_str(&format!(
+                "\nthe benchmark's result is kept as {} and not counted",
+                kept.display()
+            ));
+        }
         return Err(RunError::ServerDied(Failure {
             error_type: "ServerDied",
-            message: format!("{e:#}"),
+            message,
         }));
     }
     let reset = server.after_bench();
@@ -230,6 +240,48 @@ pub fn run_benchmark(
     let record = annotate(record, run_number, serve, bench);
     write_record(output_path, &record).map_err(RunError::Failed)?;
     Ok(record)
+}
+
+/// Move a result file that must not count (its server died during the run) out of
+/// `--resume`'s way, to `run=N.server-died.json`; remove it if that fails. Returns where it
+/// is kept.
+fn set_aside_result(output_path: &Path) -> Option<PathBuf> {
+    if !output_path.exists() {
+        return None;
+    }
+    let kept = output_path.with_extension("server-died.json");
+    if std::fs::rename(output_path, &kept).is_ok() {
+        Some(kept)
+    } else {
+        let _ = std::fs::remove_file(output_path);
+        None
+    }
+}
+
+/// How often the server is checked while a benchmark runs.
+const SERVER_WATCH: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a benchmark gets to exit after SIGTERM once its server is dead.
+const BENCH_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait for a benchmark, watching its server: if the server dies meanwhile, the run is
+/// lost anyway (the caller records it as failed), so the benchmark is stopped rather than
+/// left to time out on a dead port.
+fn wait_watching_server(
+    bench: &mut Supervised,
+    server: &mut Server,
+) -> anyhow::Result<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = bench.try_exit() {
+            return Ok(status);
+        }
+        if server.check_alive().is_err() {
+            if let Some(status) = bench.stop(BENCH_STOP_GRACE) {
+                return Ok(status);
+            }
+            return bench.wait();
+        }
+        std::thread::sleep(SERVER_WATCH);
+    }
 }
 
 fn invalid_result(path: &Path, why: &str) -> RunError {
@@ -317,6 +369,17 @@ pub fn completed_runs(dir: &Path) -> Option<Vec<Record>> {
     read_record_list(&path).ok()
 }
 
+/// How many of a combination's measured runs failed, as its folder tells: a failure file
+/// (`run=N.failure.json`) and no result for that run.
+pub fn failed_runs_on_disk(dir: &Path, num_runs: u32) -> usize {
+    (0..num_runs)
+        .filter(|r| {
+            dir.join(run_failure_file_name(*r)).exists()
+                && existing_result(&dir.join(run_file_name(*r))).is_none()
+        })
+        .count()
+}
+
 /// How many runs of a combination are still to do (warm-up included).
 pub fn pending_runs(dir: &Path, num_runs: u32, warmup: bool) -> u64 {
     if summary_path(dir).exists() {
@@ -361,6 +424,11 @@ pub fn run_combination(
             Err(RunError::Failed(f)) if settings.continue_on_error => {
                 ui.line(&format!("  warm-up failed: {f}"));
                 let _ = write_run_failure(&dir.join(WARMUP_FAILURE_FILE), -1, &f, serve, &bench);
+            }
+            Err(RunError::ServerDied(f)) => {
+                // Recorded whatever --continue-on-error says: the run is to be redone.
+                let _ = write_run_failure(&dir.join(WARMUP_FAILURE_FILE), -1, &f, serve, &bench);
+                return Err(RunError::ServerDied(f));
             }
             Err(e) => return Err(e),
         }
@@ -415,6 +483,18 @@ pub fn run_combination(
                     &comb.bench,
                 );
                 outcome.failed_runs += 1;
+            }
+            Err(RunError::ServerDied(f)) => {
+                // Recorded whatever --continue-on-error says, so that the folder tells why
+                // this run is missing and --resume redoes it.
+                let _ = write_run_failure(
+                    &dir.join(run_failure_file_name(run)),
+                    i64::from(run),
+                    &f,
+                    serve,
+                    &comb.bench,
+                );
+                return Err(RunError::ServerDied(f));
             }
             Err(e) => return Err(e),
         }
@@ -535,5 +615,33 @@ mod tests {
         assert_eq!(pending_runs(d.path(), 3, false), 2);
         std::fs::write(d.path().join("summary.json"), "[]").unwrap();
         assert_eq!(pending_runs(d.path(), 3, false), 0);
+    }
+
+    #[test]
+    fn a_result_of_a_run_whose_server_died_is_set_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("run=0.json");
+        assert_eq!(set_aside_result(&path), None);
+        std::fs::write(&path, r#"{"completed": 12, "failed": 8}"#).unwrap();
+        let kept = set_aside_result(&path).unwrap();
+        assert_eq!(kept, d.path().join("run=0.server-died.json"));
+        assert!(!path.exists() && kept.exists());
+        // --resume sees no result for the run: it is redone.
+        assert_eq!(pending_runs(d.path(), 1, false), 1);
+    }
+
+    #[test]
+    fn failed_runs_are_counted_from_the_folder() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 0);
+        std::fs::write(d.path().join("run=0.json"), "{}").unwrap();
+        std::fs::write(d.path().join("run=1.failure.json"), "{}").unwrap();
+        std::fs::write(d.path().join("run=2.failure.json"), "{}").unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 2);
+        // A run redone since: its result counts, not its old failure file.
+        std::fs::write(d.path().join("run=2.json"), "{}").unwrap();
+        assert_eq!(failed_runs_on_disk(d.path(), 3), 1);
+        // Runs beyond --num-runs are not this sweep's.
+        assert_eq!(failed_runs_on_disk(d.path(), 1), 0);
     }
 }

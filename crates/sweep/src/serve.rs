@@ -15,8 +15,8 @@ use crate::plan::Plan;
 use crate::process::quote_cmd;
 use crate::progress::{TableRow, Ui};
 use crate::runner::{
-    BenchSettings, RunError, bench_command, completed_runs, display_name, pending_runs,
-    run_combination,
+    BenchSettings, RunError, bench_command, completed_runs, display_name, failed_runs_on_disk,
+    pending_runs, run_combination,
 };
 use crate::session::{
     dry_run_header, dry_run_server, for_each_server, serve_label, with_experiment,
@@ -131,7 +131,7 @@ fn execute(prepared: &Prepared, plan: &Plan) -> Result<SweepOutcome> {
             done.push(completed_runs(&comb.dir).map(|records| TableRow {
                 name: display_name(&comb.dir),
                 records,
-                failed_runs: 0,
+                failed_runs: failed_runs_on_disk(&comb.dir, opts.num_runs),
             }));
         }
     }

@@ -194,7 +194,9 @@ impl Server {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create '{}'", dir.display()))?;
         }
-        std::fs::write(log_path, format!("$ {}\n", quote_cmd(argv))).ok();
+        // Appended, never truncated: the log of a start that crashed (and that a --resume
+        // follows) stays readable above the new one.
+        start_log(log_path, argv);
         let process = Supervised::spawn(
             argv,
             &[("VLLM_SERVER_DEV_MODE", "1".to_string())],
@@ -322,9 +324,67 @@ impl Server {
     }
 }
 
+/// The line that opens each start's part of a server log.
+const START_HEADER: &str = "===== llmsweep: server start";
+
+/// Append a header to a server's log for one start: the time, which start of this log it
+/// is, and the command.
+fn start_log(log_path: &Path, argv: &[String]) {
+    use std::io::Write;
+    let attempt = std::fs::read(log_path)
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .filter(|l| l.starts_with(START_HEADER))
+                .count()
+        })
+        .unwrap_or(0)
+        + 1;
+    let Ok(mut log) = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+    else {
+        return;
+    };
+    let mut header = String::new();
+    if attempt > 1 {
+        header.push('\n');
+    }
+    header.push_str(&format!(
+        "{START_HEADER} #{attempt} at {} (llmsweep pid {}) =====\n$ {}\n",
+        chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        std::process::id(),
+        quote_cmd(argv)
+    ));
+    let _ = log.write_all(header.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_start_appends_a_header_to_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("s.log");
+        start_log(&log, &argv("srv --port 1"));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"crash: out of memory\n"))
+            .unwrap();
+        start_log(&log, &argv("srv --port 1"));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("crash: out of memory"), "{text}");
+        assert!(
+            text.contains("server start #1 at ") && text.contains("server start #2 at "),
+            "{text}"
+        );
+        assert_eq!(text.matches("$ srv --port 1").count(), 2, "{text}");
+        assert!(text.find("#1").unwrap() < text.find("crash").unwrap());
+        assert!(text.find("crash").unwrap() < text.find("#2").unwrap());
+    }
 
     fn argv(s: &str) -> Vec<String> {
         shlex::split(s).unwrap()

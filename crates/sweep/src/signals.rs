@@ -16,6 +16,8 @@ use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::unistd::Pid;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static OUTPUT_CLOSED: AtomicBool = AtomicBool::new(false);
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static RESUME_HINT: Mutex<Option<String>> = Mutex::new(None);
 
@@ -29,13 +31,29 @@ pub fn install() -> std::io::Result<()> {
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGHUP);
+    // A write to a closed pipe then fails with EPIPE instead of killing us on the spot
+    // (the SIGPIPE stays pending in the writing thread, where nobody waits for it); the
+    // writer calls [`output_closed`], which sends SIGPIPE to the process, for the watcher.
+    set.add(Signal::SIGPIPE);
     set.thread_block().map_err(std::io::Error::from)?;
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    watch_output()?;
     std::thread::Builder::new()
         .name("llmsweep-signals".into())
         .spawn(move || {
             let Ok(first) = set.wait() else { return };
             INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!("\nllmsweep: received {first}; stopping servers and benchmarks…");
+            if first == Signal::SIGPIPE {
+                say(
+                    "\nllmsweep: the output was closed (SIGPIPE); stopping servers and benchmarks…",
+                );
+            } else {
+                say(&format!(
+                    "\nllmsweep: received {first}; stopping servers and benchmarks…"
+                ));
+            }
             // A second signal while we wait for children: kill everything now.
             let second = set;
             std::thread::spawn(move || {
@@ -46,13 +64,74 @@ pub fn install() -> std::io::Result<()> {
             });
             stop_all(GRACE);
             if let Some(hint) = RESUME_HINT.lock().ok().and_then(|h| h.clone()) {
-                eprintln!(
+                say(&format!(
                     "llmsweep: interrupted; nothing that finished is lost. Resume with:\n  {hint}"
-                );
+                ));
             }
             std::process::exit(exit_code(first));
         })?;
     Ok(())
+}
+
+/// Notice a closed stdout or stderr pipe (`| head` exited) while nothing is written, e.g.
+/// during a long benchmark: the sweep stops then, not at its next line of output.
+fn watch_output() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fds: Vec<i32> = [std::io::stdout().as_raw_fd(), std::io::stderr().as_raw_fd()]
+        .into_iter()
+        .filter(|fd| {
+            // SAFETY: stdout and stderr stay open for the life of the process.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+            nix::sys::stat::fstat(borrowed).is_ok_and(|st| {
+                let kind = st.st_mode & nix::libc::S_IFMT;
+                kind == nix::libc::S_IFIFO || kind == nix::libc::S_IFSOCK
+            })
+        })
+        .collect();
+    if fds.is_empty() {
+        return Ok(());
+    }
+    std::thread::Builder::new()
+        .name("llmsweep-output".into())
+        .spawn(move || {
+            loop {
+                let mut polled: Vec<nix::libc::pollfd> = fds
+                    .iter()
+                    .map(|fd| nix::libc::pollfd {
+                        fd: *fd,
+                        events: 0,
+                        revents: 0,
+                    })
+                    .collect();
+                // SAFETY: `polled` is a valid array of `polled.len()` pollfd structs.
+                let n = unsafe {
+                    nix::libc::poll(polled.as_mut_ptr(), polled.len() as nix::libc::nfds_t, 0)
+                };
+                let closed = nix::libc::POLLERR | nix::libc::POLLHUP;
+                if n > 0 && polled.iter().any(|p| p.revents & closed != 0) {
+                    output_closed();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })?;
+    Ok(())
+}
+
+/// Write a line to stderr, ignoring every error (it may be the closed pipe).
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Called when a write to stdout or stderr found the pipe closed: stop the sweep as a
+/// signal does (only the first call counts; a second signal would kill at once). Without
+/// [`install`], SIGPIPE has its default action and ends the process, as for `| head`.
+pub fn output_closed() {
+    if OUTPUT_CLOSED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGPIPE);
 }
 
 fn exit_code(sig: Signal) -> i32 {

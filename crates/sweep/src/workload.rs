@@ -20,7 +20,8 @@ use crate::plan::{Combination, Plan, forbid_bench_param};
 use crate::process::quote_cmd;
 use crate::progress::{TableRow, Ui};
 use crate::runner::{
-    BenchSettings, RunError, bench_command, completed_runs, display_name, run_combination,
+    BenchSettings, RunError, bench_command, completed_runs, display_name, failed_runs_on_disk,
+    run_combination,
 };
 use crate::serve::{SweepOutcome, prepare_plan, write_summary_csv};
 use crate::session::{
@@ -310,7 +311,7 @@ fn execute(prepared: &Prepared, plan: &Plan, opts: &WorkloadOptions) -> Result<S
                     rows.push(TableRow {
                         name: display_name(&c.dir),
                         records,
-                        failed_runs: 0,
+                        failed_runs: failed_runs_on_disk(&c.dir, num_runs),
                     });
                 }
             }

@@ -93,9 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         show_stdout: args.show_stdout,
         exe: std::env::current_exe().context("cannot find llmsweep's own executable")?,
     })?;
-    print!("{}", report.summary);
+    // SIGPIPE is blocked by now (the signal watcher): a closed stdout is an error, not a
+    // panic.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report.summary)?;
     if let Some(path) = output_json {
-        println!("Results written to {}", path.display());
+        writeln!(out, "Results written to {}", path.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,13 +2,23 @@
 
 use std::ffi::OsString;
 
-/// Print an error and its causes on stderr, one line, as `error: outer: inner: …`.
+/// Print an error and its causes on stderr, as `error: outer: inner: …`. Control
+/// characters (from names in the user's files) are escaped; a closed stderr is ignored
+/// (never a panic).
 pub fn print_error(err: &anyhow::Error) {
-    eprintln!("error: {err:#}");
+    use std::io::Write;
+    let text = format!("error: {err:#}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}",
+        llmsweep_sweep::console::escape_keep_lines(&text)
+    );
 }
 
 /// Let `llmsweep … | head` end quietly: Rust ignores SIGPIPE by default, which turns a
-/// closed pipe into a panic inside `println!`.
+/// closed pipe into a panic inside `println!`. Sweeps, which must stop their servers
+/// first, block SIGPIPE again once they start (`llmsweep_sweep::signals::install`) and
+/// turn a closed pipe into an orderly stop.
 pub fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal disposition to its default before any thread exists.

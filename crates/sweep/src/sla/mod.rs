@@ -235,6 +235,10 @@ fn execute(
                                 "  SLA search FAILED: {}",
                                 f.message.lines().next().unwrap_or("")
                             ));
+                            results.insert(
+                                (sp.serve_index, comb.bench_index, k),
+                                failed_search(opts.variable, &sp.serve, comb, set, &f),
+                            );
                             search_failures.push(format!(
                                 "{} × {}: {}",
                                 display_name(&comb.dir),
@@ -270,13 +274,28 @@ fn execute(
     }
     ui.finish();
     failures.extend(search_failures);
-    // In plan order.
+    // In plan order; a search that never ran because its server failed (recorded with
+    // --continue-on-error) gets a row that says so.
     let mut ordered = Vec::new();
     for sp in &plan.servers {
         for comb in &sp.combinations {
-            for k in 0..ctx.sets.len() {
-                if let Some(r) = results.remove(&(sp.serve_index, comb.bench_index, k)) {
-                    ordered.push(r);
+            for (k, set) in ctx.sets.iter().enumerate() {
+                match results.remove(&(sp.serve_index, comb.bench_index, k)) {
+                    Some(r) => ordered.push(r),
+                    None => {
+                        let failure = crate::runner::Failure {
+                            error_type: "ServerFailed",
+                            message: format!(
+                                "the search did not run: its server failed (see {})",
+                                llmsweep_core::layout::server_failure_file(
+                                    &prepared.experiment_dir,
+                                    &sp.serve
+                                )
+                                .display()
+                            ),
+                        };
+                        ordered.push(failed_search(opts.variable, &sp.serve, comb, set, &failure));
+                    }
                 }
             }
         }
@@ -293,6 +312,34 @@ fn execute(
         tables: vec![results_table(&ordered)],
         shard: prepared.opts.shard,
     })
+}
+
+/// The row of a search that failed: no value, verdict "failed", and why.
+fn failed_search(
+    var: SlaVariable,
+    serve: &llmsweep_core::params::ParamItem,
+    comb: &Combination,
+    set: &CriteriaSet,
+    failure: &crate::runner::Failure,
+) -> SearchResult {
+    let mut entry = Map::new();
+    entry.insert("combination".into(), json!(display_name(&comb.dir)));
+    entry.insert("serve".into(), Value::Object(serve.as_map().clone()));
+    entry.insert("bench".into(), Value::Object(comb.bench.as_map().clone()));
+    entry.insert("criteria".into(), set.as_json());
+    entry.insert("criteria_text".into(), json!(set.text()));
+    entry.insert("sla_variable".into(), json!(var.key()));
+    entry.insert("value".into(), Value::Null);
+    entry.insert("verdict".into(), json!("failed"));
+    entry.insert("error_type".into(), json!(failure.error_type));
+    entry.insert("error".into(), json!(failure.message));
+    entry.insert("reached_max".into(), json!(false));
+    entry.insert("converged".into(), json!(false));
+    entry.insert("metrics".into(), json!({}));
+    entry.insert("steps".into(), json!(0));
+    entry.insert("runs".into(), json!(0));
+    entry.insert("path".into(), json!([]));
+    SearchResult { entry }
 }
 
 /// Every run of every value folder, each once, in plan order.

@@ -61,6 +61,7 @@ pub fn write_sla_results(
                 "converged",
                 "steps",
                 "runs",
+                "error",
             ] {
                 row.insert(key.into(), e.get(key).cloned().unwrap_or(Value::Null));
             }
@@ -70,16 +71,7 @@ pub fn write_sla_results(
                 }
             }
             let path: Vec<String> = match e.get("path") {
-                Some(Value::Array(steps)) => steps
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{}:{}",
-                            py_str(&s["value"]),
-                            s["verdict"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect(),
+                Some(Value::Array(steps)) => steps.iter().map(path_step_text).collect(),
                 _ => Vec::new(),
             };
             row.insert("path".into(), json!(path.join(" ")));
@@ -88,6 +80,20 @@ pub fn write_sla_results(
         .collect();
     write_atomic(csv_path, summary_csv(&rows).as_bytes())
         .with_context(|| format!("cannot write '{}'", csv_path.display()))
+}
+
+/// One step of a search path for the CSV: `value:margin:verdict`, the margin as
+/// `sla_results.json` has it (e.g. `64:0.25:fail`; no margin recorded: `64::fail`).
+fn path_step_text(step: &Value) -> String {
+    let margin = match step.get("margin") {
+        Some(Value::Null) | None => String::new(),
+        Some(m) => py_str(m),
+    };
+    format!(
+        "{}:{margin}:{}",
+        py_str(&step["value"]),
+        step["verdict"].as_str().unwrap_or("")
+    )
 }
 
 /// The final table: one row per search.
@@ -105,7 +111,9 @@ pub(super) fn results_table(results: &[SearchResult]) -> String {
     ]);
     for r in results {
         let e = &r.entry;
+        let failed = e.get("verdict").and_then(Value::as_str) == Some("failed");
         let value = match e.get("value") {
+            Some(Value::Null) | None if failed => "-".to_string(),
             Some(Value::Null) | None => "none passes".to_string(),
             Some(v) => {
                 let mut s = py_str(v);
@@ -115,9 +123,10 @@ pub(super) fn results_table(results: &[SearchResult]) -> String {
                 s
             }
         };
+        let text = |k: &str| crate::console::escape(&py_str(&e[k])).into_owned();
         table.add_row(vec![
-            Cell::new(py_str(&e["combination"])),
-            Cell::new(py_str(&e["criteria_text"])),
+            Cell::new(text("combination")),
+            Cell::new(text("criteria_text")),
             Cell::new(py_str(&e["sla_variable"])),
             Cell::new(value).set_alignment(CellAlignment::Right),
             Cell::new(py_str(&e["verdict"])),

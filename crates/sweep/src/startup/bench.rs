@@ -230,15 +230,15 @@ pub fn run_bench_startup(opts: BenchStartupOptions) -> Result<BenchStartupReport
     };
     signals::install().context("cannot install signal handlers")?;
     clean_stale_cold_caches(&std::env::temp_dir());
-    eprintln!(
+    crate::console::line(&format!(
         "llmsweep bench startup: $ {}\n  ready when GET {} answers 200 (timeout {} s); server logs in {}",
         quote_cmd(&server.argv),
         server.base.url("/health"),
         opts.ready_timeout_s,
         log_dir.display()
-    );
+    ));
     if let Some(note) = &server.note {
-        eprintln!("  note: {note}");
+        crate::console::line(&format!("  note: {note}"));
     }
     let (cold, warm) = match measure_all(&opts, &server, cold_cmd.as_deref(), &log_dir) {
         Ok(v) => v,
@@ -320,7 +320,7 @@ fn measure_all(
                 first_token: opts.first_token,
             };
             let times = time_start(&spec).with_context(|| format!("{label} start-up failed"))?;
-            eprintln!("  {label}: {}", headline(&times));
+            crate::console::line(&format!("  {label}: {}", headline(&times)));
             match phase {
                 Phase::Cold => cold.push(times),
                 Phase::Warmup => {}

@@ -54,9 +54,9 @@ pub fn filter_items(
                     accepted.join(", ")
                 );
             }
-            eprintln!(
+            crate::console::line(&format!(
                 "llmsweep: warning: ignoring {which} params that `{program}` does not accept, for {label}: {keys} (--strict-params makes this an error)"
-            );
+            ));
         }
         kept.push(filtered.item);
     }
