@@ -115,8 +115,10 @@ pub struct SimConfig {
     pub model: String,
     /// Names requests may use; the first is listed as the model's `id`.
     pub served_model_names: Vec<String>,
-    /// Messages for the start-up log (e.g. an unknown model using the default profile).
+    /// Warnings for the start-up log (e.g. an unknown model using the default profile).
     pub notes: Vec<String>,
+    /// Information for the start-up log (e.g. what `--max-model-len auto` chose).
+    pub info: Vec<String>,
     /// Scheduler limits (also used for request validation by every profile).
     pub scheduler: SchedulerConfig,
     /// TP and PP.
@@ -307,6 +309,7 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
     let parallelism = Parallelism { tp, pp };
     let kv_bytes = arch.kv_bytes_per_token() * kv_factor;
     let mut max_model_len = max_model_len;
+    let mut info = Vec::new();
     let (memory, coefficients, fixed_latency_ns, num_blocks) = match profile.timing {
         Timing::Roofline {
             hardware,
@@ -345,12 +348,12 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
                     .unwrap_or(u32::MAX)
                     .min(max_model_len);
                 if fitted < max_model_len {
-                    notes.push(format!(
+                    info.push(format!(
                         "Auto-fit max_model_len: reduced from {max_model_len} to {fitted} to \
                          fit in available KV cache memory"
                     ));
                 } else {
-                    notes.push(format!(
+                    info.push(format!(
                         "Auto-fit max_model_len: full model context length {max_model_len} \
                          fits in available KV cache memory"
                     ));
@@ -386,6 +389,7 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         model,
         served_model_names,
         notes,
+        info,
         scheduler: SchedulerConfig {
             max_num_seqs,
             max_num_batched_tokens,
@@ -539,7 +543,7 @@ mod tests {
         );
         assert_eq!(c.scheduler.max_model_len, 131_072);
         assert!(c.scheduler.enable_prefix_caching);
-        assert!(c.notes.is_empty());
+        assert!(c.notes.is_empty() && c.info.is_empty());
         let blocks = c.memory.unwrap().num_blocks;
         assert!((27_000..28_000).contains(&blocks), "{blocks}");
     }
@@ -622,9 +626,9 @@ mod tests {
         let c = resolve(&o).unwrap();
         assert_eq!(c.scheduler.max_model_len, c.profile.arch.max_position);
         assert!(
-            c.notes[0].contains("full model context length"),
+            c.info[0].contains("full model context length"),
             "{:?}",
-            c.notes
+            c.info
         );
         // Less room than that: as much as the KV cache holds, where a fixed length that
         // long is refused.
@@ -632,9 +636,9 @@ mod tests {
         let c = resolve(&o).unwrap();
         assert_eq!(c.scheduler.max_model_len, 16_000);
         assert!(
-            c.notes[0].contains("reduced from 131072 to 16000"),
+            c.info[0].contains("reduced from 131072 to 16000"),
             "{:?}",
-            c.notes
+            c.info
         );
         let m = c.memory.unwrap();
         assert!(

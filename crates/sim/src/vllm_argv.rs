@@ -670,6 +670,21 @@ mod tests {
         assert_eq!(human_readable_int("1G"), Ok(1 << 30));
         assert_eq!(human_readable_int("1t"), Ok(1_000_000_000_000));
         assert_eq!(human_readable_int("1T"), Ok(1 << 40));
+        // Values printed by vLLM 0.33.0's own human_readable_int (float products truncate).
+        for (value, vllm) in [
+            ("0.3k", 300),
+            ("1.1k", 1100),
+            ("4.35k", 4350),
+            ("2.675k", 2675),
+            ("0.1m", 100_000),
+            ("0.007g", 7_000_000),
+            ("8.2k", 8200),
+            ("1.005k", 1004),
+            ("+5", 5),
+            ("00012k", 12_000),
+        ] {
+            assert_eq!(human_readable_int(value), Ok(vllm), "{value}");
+        }
         assert!(
             human_readable_int("1.5K")
                 .unwrap_err()
