@@ -630,37 +630,55 @@ fn run_to_end(args: &[&str]) -> (bool, String, String) {
 #[test]
 fn unknown_flags_warn_once_and_strict_refuses() {
     let mut sim = Sim::start(&[
-        "--profile",
-        "fixed",
-        "--swap-space",
-        "4",
+        "--tokenizer-revision",
+        "main",
         "--compilation-config",
         r#"{"level": 3}"#,
         "--compilation-config.level=3",
-        "--swap-space",
-        "8",
+        "--tokenizer_revision",
+        "dev",
         "--trust-remote-code",
+        "Qwen/Qwen3-0.6B",
+        "--profile",
+        "fixed",
+        "--max-num-batched-tokens",
+        "4k",
     ]);
+    // The switch before the model leaves the model positional.
+    let models = sim.get("/v1/models").json();
+    assert_eq!(models["data"][0]["root"], "Qwen/Qwen3-0.6B");
     let reply = sim.post("/v1/completions", &json!({"prompt": "x", "max_tokens": 2}));
     assert_eq!(reply.status, 200);
     assert!(sim.terminate().success());
     let stderr = sim.stderr.lock().unwrap().join("\n");
     for flag in [
-        "--swap-space",
+        "--tokenizer-revision",
         "--compilation-config",
-        "--compilation-config.level",
         "--trust-remote-code",
     ] {
         let needle = format!("ignoring vLLM flag {flag}:");
         assert_eq!(stderr.matches(&needle).count(), 1, "{flag} in {stderr}");
     }
 
-    let (ok, _, err) = run_to_end(&["--strict", "--swap-space", "4", "--port", "0"]);
+    let (ok, _, err) = run_to_end(&["--strict", "--tokenizer-revision", "4", "--port", "0"]);
     assert!(!ok);
     assert!(
-        err.contains("--strict") && err.contains("--swap-space"),
+        err.contains("--strict") && err.contains("--tokenizer-revision"),
         "{err}"
     );
+
+    // Neither a simulator flag nor a `vllm serve` flag: a usage error, no panic.
+    let out = Command::new(bin())
+        .args(["sim", "--max-num-seqz", "8", "--port", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'--max-num-seqz'") && err.contains("'--max-num-seqs'"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

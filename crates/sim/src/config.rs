@@ -41,6 +41,10 @@ pub struct SimOptions {
     pub max_num_batched_tokens: Option<u32>,
     /// `--max-model-len`.
     pub max_model_len: Option<u32>,
+    /// `--max-model-len auto` (or `-1`): as vLLM, the model's own limit
+    /// (`max_position_embeddings`) cut to what the KV cache holds. Wins over
+    /// `max_model_len`.
+    pub max_model_len_auto: bool,
     /// `--gpu-memory-utilization` (0.9).
     pub gpu_memory_utilization: Option<f64>,
     /// `--enable-prefix-caching` / `--no-enable-prefix-caching` (on).
@@ -111,8 +115,10 @@ pub struct SimConfig {
     pub model: String,
     /// Names requests may use; the first is listed as the model's `id`.
     pub served_model_names: Vec<String>,
-    /// Messages for the start-up log (e.g. an unknown model using the default profile).
+    /// Warnings for the start-up log (e.g. an unknown model using the default profile).
     pub notes: Vec<String>,
+    /// Information for the start-up log (e.g. what `--max-model-len auto` chose).
+    pub info: Vec<String>,
     /// Scheduler limits (also used for request validation by every profile).
     pub scheduler: SchedulerConfig,
     /// TP and PP.
@@ -220,7 +226,11 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
             "expected one of 1, 8, 16, 32, 64, 128",
         ));
     }
-    let max_model_len = opts.max_model_len.unwrap_or(profile.default_max_model_len);
+    let max_model_len = if opts.max_model_len_auto {
+        arch.max_position
+    } else {
+        opts.max_model_len.unwrap_or(profile.default_max_model_len)
+    };
     if max_model_len > arch.max_position {
         return Err(invalid(
             "--max-model-len",
@@ -298,12 +308,14 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
 
     let parallelism = Parallelism { tp, pp };
     let kv_bytes = arch.kv_bytes_per_token() * kv_factor;
+    let mut max_model_len = max_model_len;
+    let mut info = Vec::new();
     let (memory, coefficients, fixed_latency_ns, num_blocks) = match profile.timing {
         Timing::Roofline {
             hardware,
             efficiency,
         } => {
-            let plan = plan_memory(&MemoryInputs {
+            let mut inputs = MemoryInputs {
                 arch,
                 hardware,
                 parallelism,
@@ -315,7 +327,41 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
                 kv_bytes_per_token: kv_bytes,
                 enforce_eager: opts.enforce_eager,
                 num_gpu_blocks_override: opts.num_gpu_blocks_override,
-            })?;
+            };
+            if opts.max_model_len_auto {
+                // vLLM's auto-fit: the longest request the KV cache holds, at most the
+                // model's own limit.
+                let capacity = plan_memory(&MemoryInputs {
+                    max_model_len: 0,
+                    ..inputs
+                })?
+                .capacity_tokens;
+                if capacity < 2 {
+                    return Err(invalid(
+                        "--max-model-len",
+                        "auto",
+                        "Cannot auto-fit max_model_len: not enough GPU memory available to \
+                         serve even a single token. Try increasing `gpu_memory_utilization`.",
+                    ));
+                }
+                let fitted = u32::try_from(capacity)
+                    .unwrap_or(u32::MAX)
+                    .min(max_model_len);
+                if fitted < max_model_len {
+                    info.push(format!(
+                        "Auto-fit max_model_len: reduced from {max_model_len} to {fitted} to \
+                         fit in available KV cache memory"
+                    ));
+                } else {
+                    info.push(format!(
+                        "Auto-fit max_model_len: full model context length {max_model_len} \
+                         fits in available KV cache memory"
+                    ));
+                }
+                max_model_len = fitted;
+                inputs.max_model_len = fitted;
+            }
+            let plan = plan_memory(&inputs)?;
             let coefficients = StepCoefficients::new(
                 &arch,
                 &hardware,
@@ -343,6 +389,7 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         model,
         served_model_names,
         notes,
+        info,
         scheduler: SchedulerConfig {
             max_num_seqs,
             max_num_batched_tokens,
@@ -496,7 +543,7 @@ mod tests {
         );
         assert_eq!(c.scheduler.max_model_len, 131_072);
         assert!(c.scheduler.enable_prefix_caching);
-        assert!(c.notes.is_empty());
+        assert!(c.notes.is_empty() && c.info.is_empty());
         let blocks = c.memory.unwrap().num_blocks;
         assert!((27_000..28_000).contains(&blocks), "{blocks}");
     }
@@ -568,6 +615,59 @@ mod tests {
         ] {
             assert!(table.contains(needle), "missing {needle}:\n{table}");
         }
+    }
+
+    #[test]
+    fn max_model_len_auto_fits_the_kv_cache_as_vllm_does() {
+        // Room for the model's whole context: its max_position_embeddings.
+        let mut o = opts();
+        o.max_model_len_auto = true;
+        o.max_model_len = Some(1000);
+        let c = resolve(&o).unwrap();
+        assert_eq!(c.scheduler.max_model_len, c.profile.arch.max_position);
+        assert!(
+            c.info[0].contains("full model context length"),
+            "{:?}",
+            c.info
+        );
+        // Less room than that: as much as the KV cache holds, where a fixed length that
+        // long is refused.
+        o.num_gpu_blocks_override = Some(1000);
+        let c = resolve(&o).unwrap();
+        assert_eq!(c.scheduler.max_model_len, 16_000);
+        assert!(
+            c.info[0].contains("reduced from 131072 to 16000"),
+            "{:?}",
+            c.info
+        );
+        let m = c.memory.unwrap();
+        assert!(
+            (m.max_concurrency - 1.0).abs() < 1e-9,
+            "{}",
+            m.max_concurrency
+        );
+        o.max_model_len_auto = false;
+        o.max_model_len = Some(16_001);
+        assert!(
+            resolve(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("max seq len (16001)")
+        );
+        o.max_model_len_auto = true;
+        o.num_gpu_blocks_override = Some(0);
+        assert!(
+            resolve(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("Cannot auto-fit max_model_len")
+        );
+        // Profiles without memory accounting use the model's limit.
+        let mut o = opts();
+        o.profile = Some("fixed".into());
+        o.max_model_len_auto = true;
+        let c = resolve(&o).unwrap();
+        assert_eq!(c.scheduler.max_model_len, c.profile.arch.max_position);
     }
 
     #[test]

@@ -52,3 +52,4 @@ pub mod text;
 pub mod tokenizer;
 pub mod virtual_run;
 pub mod vllm_argv;
+pub mod vllm_flags;

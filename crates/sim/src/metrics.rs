@@ -136,7 +136,7 @@ pub struct Metrics {
     pub prefix_queries: u64,
     /// `vllm:prefix_cache_hits_total` (tokens found).
     pub prefix_hits: u64,
-    /// `vllm:request_success_total` by reason: length, stop, abort.
+    /// `vllm:request_success_total` (family `vllm:request_success`) by reason: length, stop, abort.
     pub finished: [u64; 3],
     /// Engine steps executed (`llmsweep_sim:steps_total`).
     pub steps: u64,
@@ -302,9 +302,9 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP vllm:request_success_total Count of successfully processed requests."
+            "# HELP vllm:request_success Count of successfully processed requests."
         );
-        let _ = writeln!(out, "# TYPE vllm:request_success_total counter");
+        let _ = writeln!(out, "# TYPE vllm:request_success counter");
         for (reason, n) in ["length", "stop", "abort"].iter().zip(self.finished) {
             let _ = writeln!(
                 out,
@@ -408,9 +408,11 @@ fn gauge(out: &mut String, name: &str, help: &str, labels: &str, value: f64) {
     let _ = writeln!(out, "{name}{{{labels}}} {value:?}");
 }
 
+/// A counter as prometheus_client writes it: HELP and TYPE name the family (`name`), the
+/// sample carries the `_total` suffix.
 fn counter(out: &mut String, name: &str, help: &str, labels: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name}_total {help}");
-    let _ = writeln!(out, "# TYPE {name}_total counter");
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
     let _ = writeln!(out, "{name}_total{{{labels}}} {value:?}.0");
 }
 
@@ -482,5 +484,44 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    #[test]
+    fn counters_are_typed_by_family_name_as_prometheus_client_does() {
+        let mut m = Metrics::new();
+        m.first_token(10, 0.02);
+        let cache = CacheInfo {
+            block_size: 16,
+            num_gpu_blocks: 100,
+            enable_prefix_caching: true,
+            gpu_memory_utilization: 0.9,
+        };
+        let gauges = Gauges {
+            running: 0,
+            waiting: 0,
+            kv_usage: 0.0,
+        };
+        let text = m.render("m", &gauges, &cache);
+        let mut counters = 0;
+        for (i, line) in text.lines().enumerate() {
+            let Some(family) = line
+                .strip_prefix("# TYPE ")
+                .and_then(|l| l.strip_suffix(" counter"))
+            else {
+                continue;
+            };
+            counters += 1;
+            assert!(!family.ends_with("_total"), "{line}");
+            let help = text.lines().nth(i - 1).unwrap();
+            assert!(help.starts_with(&format!("# HELP {family} ")), "{help}");
+            let sample = text.lines().nth(i + 1).unwrap();
+            assert!(
+                sample.starts_with(&format!("{family}_total{{")),
+                "{family}: {sample}"
+            );
+        }
+        assert!(counters >= 6, "{counters} counters in\n{text}");
+        assert!(text.contains("# TYPE vllm:prompt_tokens counter\nvllm:prompt_tokens_total{"));
+        assert!(text.contains("# TYPE vllm:request_success counter\n"));
     }
 }

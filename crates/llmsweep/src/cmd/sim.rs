@@ -1,8 +1,9 @@
 //! `llmsweep sim`: the simulated vLLM-compatible server.
 //!
 //! It takes a `vllm serve` command line. The flags that shape performance are parsed into
-//! [`SimFlags`]; any other vLLM flag is accepted (so real parameter files work unchanged)
-//! and named once on stderr, or refused with `--strict`.
+//! [`SimFlags`]; any other flag of `vllm serve` (vLLM 0.33) is accepted (so real parameter
+//! files work unchanged) and named once on stderr, or refused with `--strict`. A flag that
+//! neither has is a usage error (exit 2).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,10 @@ use clap::{CommandFactory as _, Parser};
 use llmsweep_sim::config::{SimOptions, describe_profiles, resolve};
 use llmsweep_sim::server::{ServeOptions, serve};
 use llmsweep_sim::startup::default_cache_root;
-use llmsweep_sim::vllm_argv::{FlagKind, split_vllm_argv};
+use llmsweep_sim::vllm_argv::{
+    Arity, human_readable_int, human_readable_int_or_auto, split_vllm_argv,
+};
+use llmsweep_sim::vllm_flags::VLLM_VERSION;
 
 /// Flags of this subcommand: a `vllm serve` command line (see `llmsweep sim --help`).
 #[derive(Debug, clap::Args)]
@@ -31,7 +35,10 @@ pub struct Args {
 /// A simulated vLLM server with a step-level continuous-batching performance model.
 ///
 /// Takes the `vllm serve` flags that shape performance, with vLLM's defaults; any other
-/// vLLM flag is accepted and named once on stderr (`--strict` refuses them).
+/// flag of `vllm serve` (vLLM 0.33) is accepted and named once on stderr (`--strict`
+/// refuses them). Flags are read as vLLM reads them: `_` or `-`, `--flag=value`, unique
+/// prefixes (`--max-num-seq`), `--json-flag.key value`, `-O3`. A flag that neither the
+/// simulator nor `vllm serve` has is an error.
 #[derive(Debug, Parser)]
 #[command(name = "llmsweep sim", version, args_override_self = true)]
 struct SimFlags {
@@ -53,12 +60,13 @@ struct SimFlags {
     /// Most sequences in one step [default: the profile's, 1024 on H100].
     #[arg(long)]
     max_num_seqs: Option<u32>,
-    /// Token budget of one step [default: the profile's, 8192 on H100].
-    #[arg(long)]
-    max_num_batched_tokens: Option<u32>,
-    /// Longest prompt + output, in tokens (`32k` and `1m` work) [default: the model's].
+    /// Token budget of one step (`8k` = 8000, `8K` = 8192) [default: the profile's, 8192 on H100].
     #[arg(long, value_parser = parse_token_count)]
-    max_model_len: Option<u32>,
+    max_num_batched_tokens: Option<u32>,
+    /// Longest prompt + output, in tokens (`32k` = 32000, `32K` = 32768; `auto` or -1: the
+    /// model's limit cut to what the KV cache holds) [default: the profile's].
+    #[arg(long, value_parser = parse_model_len, allow_negative_numbers = true)]
+    max_model_len: Option<ModelLen>,
     /// Share of GPU memory vLLM may use; sizes the KV cache [default: 0.9].
     #[arg(long)]
     gpu_memory_utilization: Option<f64>,
@@ -140,51 +148,56 @@ struct SimFlags {
     http_threads: Option<usize>,
 }
 
-/// `32768`, `32k`, `32K` (×1000 for `k`, ×1024 for `K`), `1m`, `1M`.
-fn parse_token_count(s: &str) -> Result<u32, String> {
-    let (digits, factor) = match s.char_indices().last() {
-        Some((i, 'k')) => (&s[..i], 1_000.0),
-        Some((i, 'K')) => (&s[..i], 1_024.0),
-        Some((i, 'm')) => (&s[..i], 1_000_000.0),
-        Some((i, 'M')) => (&s[..i], 1_048_576.0),
-        _ => (s, 1.0),
-    };
-    let value: f64 = digits
-        .parse()
-        .map_err(|_| format!("expected a token count like 32768 or 32k, got {s:?}"))?;
-    let tokens = (value * factor).round();
-    if !(1.0..=f64::from(u32::MAX)).contains(&tokens) {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(tokens as u32)
+/// `--max-model-len`: a number of tokens or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelLen {
+    Tokens(u32),
+    Auto,
 }
 
-/// How each of [`SimFlags`]'s flags takes values, by spelling.
-fn flag_kind(name: &str) -> Option<FlagKind> {
+/// A positive token count in vLLM's `human_readable_int` forms: `32768`, `32k` (×1000),
+/// `32K` (×1024), `1.5k`, `1m`, `1M`.
+fn parse_token_count(s: &str) -> Result<u32, String> {
+    let n = human_readable_int(s)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?} is out of range: expected 1 to {}", u32::MAX))
+}
+
+/// vLLM's `human_readable_int_or_auto`: a token count, or `auto` / `-1`.
+fn parse_model_len(s: &str) -> Result<ModelLen, String> {
+    match human_readable_int_or_auto(s)? {
+        None => Ok(ModelLen::Auto),
+        Some(_) => parse_token_count(s).map(ModelLen::Tokens),
+    }
+}
+
+/// Every option string of [`SimFlags`] with how it takes values.
+fn sim_flags() -> Vec<(String, Arity)> {
     let command = SimFlags::command();
-    let builtin = match name {
-        "--help" | "-h" | "--version" | "-V" => return Some(FlagKind::Switch),
-        _ => None,
-    };
-    command
-        .get_arguments()
-        .find(|a| {
-            let long = a
-                .get_long()
-                .is_some_and(|l| name.strip_prefix("--") == Some(l));
-            let short = a
-                .get_short()
-                .is_some_and(|c| name.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4])));
-            long || short
-        })
-        .map(|a| {
-            if a.get_action().takes_values() {
-                FlagKind::Value
-            } else {
-                FlagKind::Switch
-            }
-        })
-        .or(builtin)
+    let mut flags = vec![
+        ("--help".to_string(), Arity::Switch),
+        ("-h".to_string(), Arity::Switch),
+        ("--version".to_string(), Arity::Switch),
+        ("-V".to_string(), Arity::Switch),
+    ];
+    for a in command.get_arguments() {
+        let arity = if !a.get_action().takes_values() {
+            Arity::Switch
+        } else if a.get_num_args().is_some_and(|n| n.max_values() > 1) {
+            Arity::Many
+        } else {
+            Arity::One
+        };
+        if let Some(long) = a.get_long() {
+            flags.push((format!("--{long}"), arity));
+        }
+        if let Some(short) = a.get_short() {
+            flags.push((format!("-{short}"), arity));
+        }
+    }
+    flags
 }
 
 fn either(on: bool, off: bool) -> Option<bool> {
@@ -197,7 +210,16 @@ fn either(on: bool, off: bool) -> Option<bool> {
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let split = split_vllm_argv(&args.argv, flag_kind);
+    let split = match split_vllm_argv(&args.argv, &sim_flags()) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!(
+                "error: {e}\n\nUsage: llmsweep sim [MODEL] [FLAGS]...\n\nFor more information, \
+                 try '--help'."
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
     let argv = std::iter::once("llmsweep sim".to_string()).chain(split.known);
     let flags = match SimFlags::try_parse_from(argv) {
         Ok(flags) => flags,
@@ -217,7 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !split.ignored.is_empty() {
         if flags.strict {
             bail!(
-                "--strict: these vLLM flags have no effect in the simulator: {}",
+                "--strict: these vLLM {VLLM_VERSION} flags have no effect in the simulator: {}",
                 split.ignored.join(", ")
             );
         }
@@ -250,7 +272,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         profile: flags.profile,
         max_num_seqs: flags.max_num_seqs,
         max_num_batched_tokens: flags.max_num_batched_tokens,
-        max_model_len: flags.max_model_len,
+        max_model_len: match flags.max_model_len {
+            Some(ModelLen::Tokens(n)) => Some(n),
+            _ => None,
+        },
+        max_model_len_auto: flags.max_model_len == Some(ModelLen::Auto),
         gpu_memory_utilization: flags.gpu_memory_utilization,
         enable_prefix_caching: either(flags.enable_prefix_caching, flags.no_enable_prefix_caching),
         tensor_parallel_size: flags.tensor_parallel_size,
@@ -289,26 +315,73 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn token_counts_accept_suffixes() {
-        assert_eq!(parse_token_count("32768"), Ok(32768));
-        assert_eq!(parse_token_count("32k"), Ok(32000));
-        assert_eq!(parse_token_count("32K"), Ok(32768));
-        assert_eq!(parse_token_count("1M"), Ok(1_048_576));
-        assert!(parse_token_count("lots").is_err());
-        assert!(parse_token_count("0").is_err());
+    fn parse(args: &[&str]) -> SimFlags {
+        let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let split = split_vllm_argv(&argv, &sim_flags()).unwrap();
+        SimFlags::try_parse_from(std::iter::once("x".to_string()).chain(split.known)).unwrap()
     }
 
     #[test]
-    fn flag_kinds_come_from_the_parser() {
-        assert_eq!(flag_kind("--max-num-seqs"), Some(FlagKind::Value));
-        assert_eq!(flag_kind("--enforce-eager"), Some(FlagKind::Switch));
-        assert_eq!(
-            flag_kind("--no-enable-prefix-caching"),
-            Some(FlagKind::Switch)
-        );
-        assert_eq!(flag_kind("--help"), Some(FlagKind::Switch));
-        assert_eq!(flag_kind("--swap-space"), None);
+    fn token_counts_take_vllm_forms() {
+        assert_eq!(parse_token_count("32768"), Ok(32768));
+        assert_eq!(parse_token_count("32k"), Ok(32000));
+        assert_eq!(parse_token_count("32K"), Ok(32768));
+        assert_eq!(parse_token_count("1.5k"), Ok(1500));
+        assert_eq!(parse_token_count("1M"), Ok(1_048_576));
+        assert!(parse_token_count("1.5K").unwrap_err().contains("1.5k"));
+        assert!(parse_token_count("lots").is_err());
+        assert!(parse_token_count("0").is_err());
+        assert!(parse_token_count("-1").is_err());
+        assert!(parse_token_count("5G").is_err());
+        assert_eq!(parse_model_len("2k"), Ok(ModelLen::Tokens(2000)));
+        assert_eq!(parse_model_len("auto"), Ok(ModelLen::Auto));
+        assert_eq!(parse_model_len("-1"), Ok(ModelLen::Auto));
+        assert!(parse_model_len("-2").is_err());
+    }
+
+    #[test]
+    fn flag_table_comes_from_the_parser() {
+        let flags = sim_flags();
+        let arity = |name: &str| flags.iter().find(|(n, _)| n == name).map(|(_, a)| *a);
+        assert_eq!(arity("--max-num-seqs"), Some(Arity::One));
+        assert_eq!(arity("--served-model-name"), Some(Arity::Many));
+        assert_eq!(arity("--enforce-eager"), Some(Arity::Switch));
+        assert_eq!(arity("--no-enable-prefix-caching"), Some(Arity::Switch));
+        assert_eq!(arity("--help"), Some(Arity::Switch));
+        assert_eq!(arity("--trust-remote-code"), None);
+        // The vLLM flags the simulator reads take values as `vllm serve` does.
+        for (name, arity) in &flags {
+            if let Some(vllm) = llmsweep_sim::vllm_argv::vllm_arity(name)
+                && name != "--api-key"
+            {
+                assert_eq!(vllm, *arity, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn vllm_value_forms_parse() {
+        let flags = parse(&["--max-num-batched-tokens", "4k", "--max-model-len", "auto"]);
+        assert_eq!(flags.max_num_batched_tokens, Some(4000));
+        assert_eq!(flags.max_model_len, Some(ModelLen::Auto));
+        let flags = parse(&["--max_num_batched_tokens=4K", "--max-model-len", "-1"]);
+        assert_eq!(flags.max_num_batched_tokens, Some(4096));
+        assert_eq!(flags.max_model_len, Some(ModelLen::Auto));
+        let flags = parse(&["--max-model-len=2k", "--max-num-seq", "8"]);
+        assert_eq!(flags.max_model_len, Some(ModelLen::Tokens(2000)));
+        assert_eq!(flags.max_num_seqs, Some(8));
+    }
+
+    #[test]
+    fn ignored_switches_leave_the_model_positional() {
+        let flags = parse(&[
+            "--trust-remote-code",
+            "--disable-log-stats",
+            "Qwen/Qwen3-0.6B",
+            "--enable-chunked-prefill",
+            "--disable-log-requests",
+        ]);
+        assert_eq!(flags.model_positional.as_deref(), Some("Qwen/Qwen3-0.6B"));
     }
 
     #[test]
@@ -331,7 +404,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let split = split_vllm_argv(&argv, flag_kind);
+        let split = split_vllm_argv(&argv, &sim_flags()).unwrap();
         assert_eq!(split.ignored, ["--compilation-config"]);
         let flags =
             SimFlags::try_parse_from(std::iter::once("x".to_string()).chain(split.known)).unwrap();
@@ -345,5 +418,14 @@ mod tests {
             Some(false)
         );
         assert_eq!(flags.startup_seconds, Some(0.0));
+    }
+
+    #[test]
+    fn unknown_flags_are_refused() {
+        let argv = vec!["--bogus-flag-xyz".to_string()];
+        assert!(split_vllm_argv(&argv, &sim_flags()).is_err());
+        let argv = vec!["--startup-scael".to_string(), "2".to_string()];
+        let err = split_vllm_argv(&argv, &sim_flags()).unwrap_err();
+        assert!(err.to_string().contains("'--startup-scale'"), "{err}");
     }
 }

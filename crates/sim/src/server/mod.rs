@@ -178,6 +178,9 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
     for note in &config.notes {
         log::warn(note);
     }
+    for line in &config.info {
+        log::info(line);
+    }
     // The cache-reset routes are always on; say so when vLLM would have said it.
     if std::env::var("VLLM_SERVER_DEV_MODE").is_ok_and(|v| v.trim() == "1") {
         log::warn(
