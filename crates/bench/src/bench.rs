@@ -18,6 +18,7 @@ use crate::config::{Backend, BenchConfig};
 use crate::dataset::{self, DatasetSpec};
 use crate::discovery;
 use crate::metrics;
+use crate::realign::{self, HttpServerTokens, Outcome};
 use crate::result::{self, ClientHealth, ResultInputs, RunHeader, StatsSelection, percentile_word};
 use crate::result_file;
 use crate::runner::{self, Observer, PreparedRequest, StopSignal, stopped};
@@ -28,6 +29,9 @@ use crate::tokenizer::{TextTokenizer, local_tokenizer_file};
 
 /// How long to wait for a connection or `/v1/models` when no readiness timeout is set.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one `/tokenize` or `/detokenize` call of the prompt re-alignment may take.
+const REALIGN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a finished run hands back.
 #[derive(Debug, Clone)]
@@ -107,25 +111,36 @@ pub async fn run_until(
 
     // Reach the server; find the model. With a readiness timeout, keep trying until it passes.
     let ready_timeout = Duration::from_secs(cfg.ready_check_timeout_s);
-    let reach_deadline = std::time::Instant::now() + ready_timeout;
+    let reach_started = std::time::Instant::now();
+    let reach_deadline = reach_started + ready_timeout;
     // `model_name` goes into requests (`--served-model-name`, else `--model`, else the listed
     // id); `model_id` into the result (`--model`, else the listed root).
     let (model_name, model_id) = loop {
         let attempt = match &cfg.model {
-            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT).await.map(|()| {
-                (
-                    cfg.served_model_name
-                        .clone()
-                        .unwrap_or_else(|| model.clone()),
-                    model.clone(),
-                )
-            }),
+            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT)
+                .await
+                .map_err(|message| discovery::HttpError {
+                    status: None,
+                    message,
+                })
+                .map(|()| {
+                    (
+                        cfg.served_model_name
+                            .clone()
+                            .unwrap_or_else(|| model.clone()),
+                        model.clone(),
+                    )
+                }),
             None => discovery::fetch_first_model(&cfg.base_url, &headers, CONNECT_TIMEOUT)
                 .await
                 .map(|m| (m.id, m.root)),
         };
         match attempt {
             Ok(found) => break found,
+            // A refused key does not fix itself: no point waiting for readiness.
+            Err(e) if e.is_auth_refusal() => {
+                bail!("{}", auth_refused(&cfg.base_url, cfg.api_key.is_some(), &e))
+            }
             Err(e) if std::time::Instant::now() < reach_deadline => {
                 observer.message(&format!("Server not reachable yet: {e}"));
                 tokio::select! {
@@ -144,10 +159,32 @@ pub async fn run_until(
         }
     };
 
-    let (tokenizer, samples) = match local_data {
+    let (tokenizer, mut samples) = match local_data {
         Some(data) => data,
         None => tokenizer_and_samples(cfg, &model_id)?,
     };
+    // vLLM re-aligns text prompts of these two datasets to the server's tokenizer.
+    if matches!(
+        cfg.dataset,
+        DatasetSpec::Random(_) | DatasetSpec::PrefixRepetition(_)
+    ) {
+        let server = Arc::new(HttpServerTokens::new(
+            &cfg.base_url,
+            &model_name,
+            headers.clone(),
+            REALIGN_TIMEOUT,
+        ));
+        let outcome = tokio::select! {
+            outcome = realign::align(server, &model_name, &mut samples) => outcome,
+            _ = stopped(stop.clone()) => bail!("interrupted while re-aligning the prompts"),
+        };
+        match outcome {
+            Outcome::Skipped(warning) | Outcome::Realigned { warning, .. } => {
+                observer.message(&format!("WARNING: {warning}"))
+            }
+            Outcome::NotText | Outcome::Matched => {}
+        }
+    }
     let tokenizer_id = if cfg.skip_tokenizer_init {
         None
     } else {
@@ -189,11 +226,8 @@ pub async fn run_until(
         .first()
         .context("the dataset produced no requests")?;
     if cfg.ready_check_timeout_s > 0 {
-        let left = reach_deadline
-            .saturating_duration_since(std::time::Instant::now())
-            .max(Duration::from_secs(1));
         tokio::select! {
-            ready = runner::ready_check(&client, first, left, observer.as_ref()) => {
+            ready = runner::ready_check(&client, first, reach_started, ready_timeout, observer.as_ref()) => {
                 ready.map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
             }
             _ = stopped(stop.clone()) => bail!("interrupted during the readiness check"),
@@ -238,7 +272,11 @@ pub async fn run_until(
     };
     observer.message(&format!(
         "Burstiness factor: {} ({distribution})",
-        crate::pyjson::python_float_repr(cfg.burstiness)
+        if cfg.burstiness.is_infinite() {
+            "inf".to_string()
+        } else {
+            crate::pyjson::python_float_repr(cfg.burstiness)
+        }
     ));
     observer.message(&format!(
         "Maximum request concurrency: {}",
@@ -412,6 +450,18 @@ pub async fn run_until(
         warnings,
         interrupted: run.interrupted,
     })
+}
+
+/// The error for a 401/403 from `GET /v1/models`: the server is up and refuses the key.
+fn auth_refused(base_url: &str, key_sent: bool, e: &discovery::HttpError) -> String {
+    let what = if key_sent {
+        "refused the API key"
+    } else {
+        "requires an API key and none was sent"
+    };
+    format!(
+        "the server at {base_url} {what} ({e}); pass the key it expects with --api-key or the OPENAI_API_KEY environment variable"
+    )
 }
 
 fn rate_text(rate: f64) -> String {

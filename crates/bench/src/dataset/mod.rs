@@ -75,13 +75,14 @@ pub struct CommonParams {
 /// A dataset problem: which file, which line, what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    /// The file could not be read.
-    #[error("cannot read dataset file {path}: {source}")]
+    /// The file could not be read. The cause is part of the message and deliberately not a
+    /// `source`, so an error chain (`{:#}`) prints it once.
+    #[error("cannot read dataset file {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The content is not what the dataset expects.
     #[error("dataset file {path}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
@@ -170,5 +171,31 @@ pub(crate) fn common(num_prompts: usize) -> CommonParams {
         request_id_prefix: "bench-test-".into(),
         disable_shuffle: false,
         no_oversample: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_names_the_os_error_once() {
+        let spec = DatasetSpec::Custom(CustomParams {
+            path: "/nonexistent/nope.jsonl".into(),
+            output_len: Some(4),
+            skip_chat_template: true,
+        });
+        let err = load(&spec, &common(1), None).unwrap_err();
+        let chain = format!(
+            "{:#}",
+            anyhow::Error::new(err).context("cannot build the dataset")
+        );
+        assert!(
+            chain.starts_with(
+                "cannot build the dataset: cannot read dataset file /nonexistent/nope.jsonl: "
+            ),
+            "{chain}"
+        );
+        assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
     }
 }

@@ -48,9 +48,9 @@ pub(super) fn sample(
             "--dataset-name sharegpt needs --tokenizer (a local tokenizer.json) to count prompt and completion tokens".into(),
         )
     })?;
-    let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io {
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
         path: p.path.clone(),
-        source,
+        cause,
     })?;
     let format = |message: String| DatasetError::Format {
         path: p.path.clone(),
