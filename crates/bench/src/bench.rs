@@ -159,10 +159,13 @@ pub async fn run_until(
         }
     };
 
-    let (tokenizer, mut samples) = match local_data {
+    let (tokenizer, mut samples, oversample_note) = match local_data {
         Some(data) => data,
         None => tokenizer_and_samples(cfg, &model_id)?,
     };
+    if let Some(note) = oversample_note {
+        observer.message(&note);
+    }
     // vLLM re-aligns text prompts of these two datasets to the server's tokenizer.
     if matches!(
         cfg.dataset,
@@ -502,16 +505,21 @@ async fn fetch_spec_decode(
     spec_decode::parse(&String::from_utf8_lossy(&body))
 }
 
-/// The tokenizer (for `model_id`, when it names a local folder) and the dataset's requests.
-fn tokenizer_and_samples(
-    cfg: &BenchConfig,
-    model_id: &str,
-) -> anyhow::Result<(Option<TextTokenizer>, Vec<dataset::SampleRequest>)> {
+/// The tokenizer (for `model_id`, when it names a local folder), the dataset's requests and
+/// vLLM's oversampling log line, if any.
+fn tokenizer_and_samples(cfg: &BenchConfig, model_id: &str) -> anyhow::Result<LocalData> {
     let tokenizer = load_tokenizer(cfg, model_id)?;
-    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref())
+    let (samples, note) = dataset::load_noting(&cfg.dataset, &cfg.common, tokenizer.as_ref())
         .context("cannot build the dataset")?;
-    Ok((tokenizer, samples))
+    Ok((tokenizer, samples, note))
 }
+
+/// What [`tokenizer_and_samples`] builds.
+type LocalData = (
+    Option<TextTokenizer>,
+    Vec<dataset::SampleRequest>,
+    Option<String>,
+);
 
 /// `--tokenizer` (must load), else the model when it is a local folder with a tokenizer.
 fn load_tokenizer(cfg: &BenchConfig, model_id: &str) -> anyhow::Result<Option<TextTokenizer>> {

@@ -238,3 +238,66 @@ fn infinite_burstiness_is_written_as_python_writes_it() {
     assert_eq!(back["burstiness"], Value::from("inf"));
     assert_eq!(back["completed"], Value::from(3));
 }
+
+#[test]
+fn custom_dataset_is_oversampled_to_num_prompts_unless_no_oversample() {
+    let sim = Sim::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write(
+        dir.path(),
+        "rows.jsonl",
+        "{\"prompt\": \"hello there\"}\n{\"prompt\": \"how are you\"}\n",
+    );
+    let args = [
+        "--dataset-name",
+        "custom",
+        "--dataset-path",
+        data.to_str().unwrap(),
+        "--skip-chat-template",
+        "--custom-output-len",
+        "2",
+        "--num-prompts",
+        "7",
+    ];
+    let o = bench(&sim, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Oversampled requests to reach 7 total samples.")
+            && out.contains("Successful requests:                     7 "),
+        "{out}"
+    );
+    let mut off = args.to_vec();
+    off.push("--no-oversample");
+    let o = bench(&sim, &off);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Skipping oversampling. Total samples: 2.")
+            && out.contains("Successful requests:                     2 "),
+        "{out}"
+    );
+}
+
+#[test]
+fn missing_dataset_file_names_the_os_error_once() {
+    let sim = Sim::start(&[]);
+    let o = bench(
+        &sim,
+        &[
+            "--dataset-name",
+            "custom",
+            "--dataset-path",
+            "/nonexistent/nope.jsonl",
+            "--skip-chat-template",
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot read dataset file /nonexistent/nope.jsonl: "),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

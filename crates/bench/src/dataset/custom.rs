@@ -5,8 +5,8 @@
 //! `--custom-output-len` (default 256) or the row's `output_tokens` when that flag is -1.
 //! Unless `--skip-chat-template`, each prompt is wrapped in the model's chat template (from the
 //! `tokenizer_config.json` beside `--tokenizer`), as vLLM does. Fewer rows than
-//! `--num-prompts` are oversampled (random rows repeated under new ids) unless
-//! `--no-oversample`.
+//! `--num-prompts` are oversampled by [`super::load`] (random rows repeated under new ids)
+//! unless `--no-oversample`.
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{CommonParams, DatasetError, Prompt, SampleRequest, oversample};
+use super::{CommonParams, DatasetError, Prompt, SampleRequest};
 use crate::tokenizer::TextTokenizer;
 
 /// Flags of the custom dataset.
@@ -142,19 +142,13 @@ pub(super) fn sample(
     if samples.is_empty() {
         return Err(format(None, "no rows".into()));
     }
-    // vLLM re-seeds Python's `random` with the seed before oversampling.
-    oversample(
-        &mut samples,
-        common,
-        &mut StdRng::seed_from_u64(common.seed),
-    );
     Ok(samples)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::common;
+    use crate::dataset::{DatasetSpec, common, load};
     use std::io::Write;
 
     fn jsonl(content: &str) -> tempfile::NamedTempFile {
@@ -202,8 +196,9 @@ mod tests {
 
     #[test]
     fn fewer_rows_than_num_prompts_are_oversampled_unless_no_oversample() {
+        let custom = |f: &tempfile::NamedTempFile| DatasetSpec::Custom(params(f, Some(3)));
         let f = jsonl("{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n");
-        let reqs = sample(&params(&f, Some(3)), &common(5), None).unwrap();
+        let reqs = load(&custom(&f), &common(5), None).unwrap();
         assert_eq!(reqs.len(), 5, "two rows oversampled to five");
         let ids: Vec<String> = reqs.iter().map(|r| r.request_id.clone().unwrap()).collect();
         assert_eq!(
@@ -217,23 +212,16 @@ mod tests {
             reqs.iter()
                 .all(|r| matches!(&r.prompt, Prompt::Text(t) if t == "a" || t == "b"))
         );
-        let again = sample(&params(&f, Some(3)), &common(5), None).unwrap();
+        let again = load(&custom(&f), &common(5), None).unwrap();
         assert_eq!(reqs, again, "the same seed picks the same rows");
 
         let no_oversample = CommonParams {
             no_oversample: true,
             ..common(5)
         };
+        assert_eq!(load(&custom(&f), &no_oversample, None).unwrap().len(), 2);
         assert_eq!(
-            sample(&params(&f, Some(3)), &no_oversample, None)
-                .unwrap()
-                .len(),
-            2
-        );
-        assert_eq!(
-            sample(&params(&f, Some(3)), &common(0), None)
-                .unwrap()
-                .len(),
+            load(&custom(&f), &common(0), None).unwrap().len(),
             2,
             "--num-prompts 0 takes every row once"
         );
