@@ -18,6 +18,7 @@ use crate::config::{Backend, BenchConfig};
 use crate::dataset::{self, DatasetSpec};
 use crate::discovery;
 use crate::metrics;
+use crate::realign::{self, HttpServerTokens, Outcome};
 use crate::result::{self, ClientHealth, ResultInputs, RunHeader, StatsSelection, percentile_word};
 use crate::result_file;
 use crate::runner::{self, Observer, PreparedRequest, StopSignal, stopped};
@@ -28,6 +29,9 @@ use crate::tokenizer::{TextTokenizer, local_tokenizer_file};
 
 /// How long to wait for a connection or `/v1/models` when no readiness timeout is set.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one `/tokenize` or `/detokenize` call of the prompt re-alignment may take.
+const REALIGN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a finished run hands back.
 #[derive(Debug, Clone)]
@@ -107,25 +111,36 @@ pub async fn run_until(
 
     // Reach the server; find the model. With a readiness timeout, keep trying until it passes.
     let ready_timeout = Duration::from_secs(cfg.ready_check_timeout_s);
-    let reach_deadline = std::time::Instant::now() + ready_timeout;
+    let reach_started = std::time::Instant::now();
+    let reach_deadline = reach_started + ready_timeout;
     // `model_name` goes into requests (`--served-model-name`, else `--model`, else the listed
     // id); `model_id` into the result (`--model`, else the listed root).
     let (model_name, model_id) = loop {
         let attempt = match &cfg.model {
-            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT).await.map(|()| {
-                (
-                    cfg.served_model_name
-                        .clone()
-                        .unwrap_or_else(|| model.clone()),
-                    model.clone(),
-                )
-            }),
+            Some(model) => discovery::probe_tcp(&url, CONNECT_TIMEOUT)
+                .await
+                .map_err(|message| discovery::HttpError {
+                    status: None,
+                    message,
+                })
+                .map(|()| {
+                    (
+                        cfg.served_model_name
+                            .clone()
+                            .unwrap_or_else(|| model.clone()),
+                        model.clone(),
+                    )
+                }),
             None => discovery::fetch_first_model(&cfg.base_url, &headers, CONNECT_TIMEOUT)
                 .await
                 .map(|m| (m.id, m.root)),
         };
         match attempt {
             Ok(found) => break found,
+            // A refused key does not fix itself: no point waiting for readiness.
+            Err(e) if e.is_auth_refusal() => {
+                bail!("{}", auth_refused(&cfg.base_url, cfg.api_key.is_some(), &e))
+            }
             Err(e) if std::time::Instant::now() < reach_deadline => {
                 observer.message(&format!("Server not reachable yet: {e}"));
                 tokio::select! {
@@ -144,10 +159,35 @@ pub async fn run_until(
         }
     };
 
-    let (tokenizer, samples) = match local_data {
+    let (tokenizer, mut samples, oversample_note) = match local_data {
         Some(data) => data,
         None => tokenizer_and_samples(cfg, &model_id)?,
     };
+    if let Some(note) = oversample_note {
+        observer.message(&note);
+    }
+    // vLLM re-aligns text prompts of these two datasets to the server's tokenizer.
+    if matches!(
+        cfg.dataset,
+        DatasetSpec::Random(_) | DatasetSpec::PrefixRepetition(_)
+    ) {
+        let server = Arc::new(HttpServerTokens::new(
+            &cfg.base_url,
+            &model_name,
+            headers.clone(),
+            REALIGN_TIMEOUT,
+        ));
+        let outcome = tokio::select! {
+            outcome = realign::align(server, &model_name, &mut samples) => outcome,
+            _ = stopped(stop.clone()) => bail!("interrupted while re-aligning the prompts"),
+        };
+        match outcome {
+            Outcome::Skipped(warning) | Outcome::Realigned { warning, .. } => {
+                observer.message(&format!("WARNING: {warning}"))
+            }
+            Outcome::NotText | Outcome::Matched => {}
+        }
+    }
     let tokenizer_id = if cfg.skip_tokenizer_init {
         None
     } else {
@@ -189,11 +229,8 @@ pub async fn run_until(
         .first()
         .context("the dataset produced no requests")?;
     if cfg.ready_check_timeout_s > 0 {
-        let left = reach_deadline
-            .saturating_duration_since(std::time::Instant::now())
-            .max(Duration::from_secs(1));
         tokio::select! {
-            ready = runner::ready_check(&client, first, left, observer.as_ref()) => {
+            ready = runner::ready_check(&client, first, reach_started, ready_timeout, observer.as_ref()) => {
                 ready.map_err(|e| anyhow::anyhow!("initial test run failed: {e}"))?;
             }
             _ = stopped(stop.clone()) => bail!("interrupted during the readiness check"),
@@ -238,7 +275,11 @@ pub async fn run_until(
     };
     observer.message(&format!(
         "Burstiness factor: {} ({distribution})",
-        crate::pyjson::python_float_repr(cfg.burstiness)
+        if cfg.burstiness.is_infinite() {
+            "inf".to_string()
+        } else {
+            crate::pyjson::python_float_repr(cfg.burstiness)
+        }
     ));
     observer.message(&format!(
         "Maximum request concurrency: {}",
@@ -414,6 +455,18 @@ pub async fn run_until(
     })
 }
 
+/// The error for a 401/403 from `GET /v1/models`: the server is up and refuses the key.
+fn auth_refused(base_url: &str, key_sent: bool, e: &discovery::HttpError) -> String {
+    let what = if key_sent {
+        "refused the API key"
+    } else {
+        "requires an API key and none was sent"
+    };
+    format!(
+        "the server at {base_url} {what} ({e}); pass the key it expects with --api-key or the OPENAI_API_KEY environment variable"
+    )
+}
+
 fn rate_text(rate: f64) -> String {
     if rate.is_infinite() {
         "inf".into()
@@ -452,16 +505,21 @@ async fn fetch_spec_decode(
     spec_decode::parse(&String::from_utf8_lossy(&body))
 }
 
-/// The tokenizer (for `model_id`, when it names a local folder) and the dataset's requests.
-fn tokenizer_and_samples(
-    cfg: &BenchConfig,
-    model_id: &str,
-) -> anyhow::Result<(Option<TextTokenizer>, Vec<dataset::SampleRequest>)> {
+/// The tokenizer (for `model_id`, when it names a local folder), the dataset's requests and
+/// vLLM's oversampling log line, if any.
+fn tokenizer_and_samples(cfg: &BenchConfig, model_id: &str) -> anyhow::Result<LocalData> {
     let tokenizer = load_tokenizer(cfg, model_id)?;
-    let samples = dataset::load(&cfg.dataset, &cfg.common, tokenizer.as_ref())
+    let (samples, note) = dataset::load_noting(&cfg.dataset, &cfg.common, tokenizer.as_ref())
         .context("cannot build the dataset")?;
-    Ok((tokenizer, samples))
+    Ok((tokenizer, samples, note))
 }
+
+/// What [`tokenizer_and_samples`] builds.
+type LocalData = (
+    Option<TextTokenizer>,
+    Vec<dataset::SampleRequest>,
+    Option<String>,
+);
 
 /// `--tokenizer` (must load), else the model when it is a local folder with a tokenizer.
 fn load_tokenizer(cfg: &BenchConfig, model_id: &str) -> anyhow::Result<Option<TextTokenizer>> {

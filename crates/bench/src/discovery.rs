@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::Client;
@@ -42,54 +42,114 @@ pub fn parse_models(body: &[u8]) -> Result<ServedModel, String> {
     Ok(ServedModel { id, root })
 }
 
-/// `GET {url}` once: the body of a 2xx answer, else an error naming the URL.
-pub async fn get(
+/// Why a `GET` or `POST` before the run failed: the HTTP status when the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status of a non-2xx answer; `None` when there was no answer (connection, timeout).
+    pub status: Option<u16>,
+    /// One line naming the method, the URL and the cause.
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl HttpError {
+    fn other(message: String) -> HttpError {
+        HttpError {
+            status: None,
+            message,
+        }
+    }
+
+    /// The server refused the credentials (HTTP 401 or 403).
+    pub fn is_auth_refusal(&self) -> bool {
+        matches!(self.status, Some(401 | 403))
+    }
+}
+
+/// One request with an optional JSON body: the body of a 2xx answer, else an error naming the
+/// method and the URL.
+async fn exchange(
+    method: hyper::Method,
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
+    body: Option<Bytes>,
     timeout: Duration,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, HttpError> {
     let uri: Uri = url
         .parse()
-        .map_err(|e| format!("{url} is not a valid URL ({e})"))?;
+        .map_err(|e| HttpError::other(format!("{url} is not a valid URL ({e})")))?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: Client<HttpConnector, Empty<Bytes>> =
+    let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(connector);
-    let mut builder = Request::get(uri);
+    let mut builder = Request::builder().method(method.clone()).uri(uri);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
+    if body.is_some() {
+        builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+    }
     let request = builder
-        .body(Empty::new())
-        .map_err(|e| format!("cannot build GET {url}: {e}"))?;
+        .body(Full::new(body.unwrap_or_default()))
+        .map_err(|e| HttpError::other(format!("cannot build {method} {url}: {e}")))?;
     let exchange = async {
         let response = client
             .request(request)
             .await
-            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+            .map_err(|e| HttpError::other(format!("{method} {url}: {}", error_chain(&e))))?;
         let status = response.status();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?
+            .map_err(|e| HttpError::other(format!("{method} {url}: {}", error_chain(&e))))?
             .to_bytes();
         if !status.is_success() {
-            return Err(format!(
-                "GET {url}: HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(500)])
-            ));
+            return Err(HttpError {
+                status: Some(status.as_u16()),
+                message: format!(
+                    "{method} {url}: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(500)])
+                ),
+            });
         }
         Ok(body)
     };
     tokio::time::timeout(timeout, exchange)
         .await
         .unwrap_or_else(|_| {
-            Err(format!(
-                "GET {url}: no answer within {} s",
+            Err(HttpError::other(format!(
+                "{method} {url}: no answer within {} s",
                 timeout.as_secs_f64()
-            ))
+            )))
         })
+}
+
+/// `GET {url}` once: the body of a 2xx answer, else an error naming the URL.
+pub async fn get(
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    timeout: Duration,
+) -> Result<Bytes, HttpError> {
+    exchange(hyper::Method::GET, url, headers, None, timeout).await
+}
+
+/// `POST {url}` with a JSON body once: the answer parsed as JSON, else an error naming the URL.
+pub async fn post_json(
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<serde_json::Value, HttpError> {
+    let bytes = Bytes::from(body.to_string());
+    let answer = exchange(hyper::Method::POST, url, headers, Some(bytes), timeout).await?;
+    serde_json::from_slice(&answer)
+        .map_err(|e| HttpError::other(format!("POST {url}: the response is not JSON ({e})")))
 }
 
 /// `GET {base_url}/v1/models` once.
@@ -97,10 +157,10 @@ pub async fn fetch_first_model(
     base_url: &str,
     headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
-) -> Result<ServedModel, String> {
+) -> Result<ServedModel, HttpError> {
     let url = format!("{}/v1/models", base_url.trim_end_matches('/'));
     let body = get(&url, headers, timeout).await?;
-    parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
+    parse_models(&body).map_err(|e| HttpError::other(format!("GET {url}: {e}")))
 }
 
 /// Can a TCP connection to the URL's host and port be opened?

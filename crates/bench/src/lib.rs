@@ -31,8 +31,11 @@
 //!   (16 against 4 in `tests/fixtures`).
 //! - Arrival gaps and random prompts come from a seeded ChaCha generator, not numpy's streams:
 //!   same distributions and lengths, different draws. Without a tokenizer, random prompts are
-//!   token ids from `[1000, 30000)`; prompts are not re-aligned through the server's
-//!   `/tokenize` endpoint.
+//!   token ids from `[1000, 30000)` (never re-aligned, as in vLLM).
+//! - Re-aligning text prompts to the server's tokenizer ([`realign`], `random` and
+//!   `prefix_repetition`) names the model the requests name and sends the API key and
+//!   `--header` pairs; vLLM sends the model id (the listed `root` when discovered) and no
+//!   headers, so it skips the step where the server wants a key or serves another name.
 //! - A chunk's arrival time (TTFT, ITL, E2EL) is when its bytes reached the client's socket
 //!   (the kernel's receive timestamp, Linux), not when the client got around to reading them;
 //!   vLLM takes `time.perf_counter()` when its event loop hands it the chunk, so its own delays
@@ -61,6 +64,7 @@ pub mod discovery;
 pub mod http1;
 pub mod metrics;
 pub mod pyjson;
+pub mod realign;
 pub mod result;
 pub mod result_file;
 pub mod runner;

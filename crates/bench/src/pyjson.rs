@@ -8,6 +8,35 @@
 
 use serde_json::Value;
 
+/// Prefix of a string that stands for a non-finite float (see [`float_value`]). It starts
+/// with a NUL character, which no flag, file name or label given on a command line can hold.
+const NON_FINITE_MARKER: &str = "\u{0}pyjson-float:";
+
+/// A float as a JSON value that [`to_python_json`] writes as Python does: finite floats as
+/// numbers; `inf`, `-inf` and `nan` (which `serde_json` cannot hold) as a marked string that
+/// is written bare as `Infinity`, `-Infinity` or `NaN`. Readers of the file must accept those
+/// tokens, as they must for vLLM's own files (`llmsweep_core::record::parse_json_lenient`).
+pub fn float_value(x: f64) -> Value {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => Value::Number(n),
+        None => Value::String(format!("{NON_FINITE_MARKER}{}", python_float_repr(x))),
+    }
+}
+
+/// The float behind a value made by [`float_value`] (or any JSON number).
+pub fn as_float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.strip_prefix(NON_FINITE_MARKER)? {
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            "NaN" => Some(f64::NAN),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Serialize `value` the way Python's `json.dumps(value)` would.
 pub fn to_python_json(value: &Value) -> String {
     let mut out = String::with_capacity(4096);
@@ -29,7 +58,10 @@ fn write_value(out: &mut String, value: &Value) {
                 out.push_str(&python_float_repr(n.as_f64().unwrap_or(f64::NAN)));
             }
         }
-        Value::String(s) => write_string(out, s),
+        Value::String(s) => match s.strip_prefix(NON_FINITE_MARKER) {
+            Some(bare @ ("Infinity" | "-Infinity" | "NaN")) => out.push_str(bare),
+            _ => write_string(out, s),
+        },
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -80,8 +112,8 @@ fn write_string(out: &mut String, s: &str) {
 
 /// Python's `repr(float)`: `1.0`, `0.1`, `1e-05`, `1e+16`, `1.5e+300`, `inf`, `nan`.
 ///
-/// Python's json module writes non-finite floats as `Infinity` / `NaN`; callers keep such
-/// values out of the result (vLLM turns an infinite rate into the string `"inf"`).
+/// Python's json module writes non-finite floats as `Infinity` / `NaN` (see [`float_value`];
+/// vLLM turns an infinite rate into the string `"inf"` itself).
 pub fn python_float_repr(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();
@@ -171,6 +203,25 @@ mod tests {
             to_python_json(&v),
             r#"{"date": "20261127-214701", "rate": "inf", "burstiness": 1.0, "max_concurrency": null, "n": 16, "ok": true, "l": [0.5, 2, []], "o": {"a": "\u00e9\"\\\n\ud83d\ude00\u0001"}}"#
         );
+    }
+
+    #[test]
+    fn non_finite_floats_are_written_bare_like_python() {
+        // json.dumps({"b": float("inf"), "c": float("-inf"), "d": float("nan"), "e": 2.0})
+        let v = json!({"b": float_value(f64::INFINITY), "c": float_value(f64::NEG_INFINITY),
+                       "d": float_value(f64::NAN), "e": float_value(2.0), "s": "Infinity"});
+        assert_eq!(
+            to_python_json(&v),
+            r#"{"b": Infinity, "c": -Infinity, "d": NaN, "e": 2.0, "s": "Infinity"}"#
+        );
+        assert_eq!(as_float(&v["b"]), Some(f64::INFINITY));
+        assert_eq!(as_float(&v["c"]), Some(f64::NEG_INFINITY));
+        assert!(as_float(&v["d"]).unwrap().is_nan());
+        assert_eq!(as_float(&v["e"]), Some(2.0));
+        assert_eq!(as_float(&v["s"]), None, "a plain string is not a float");
+        // A marker followed by anything else is an ordinary string.
+        let odd = Value::String(format!("{NON_FINITE_MARKER}x"));
+        assert_eq!(to_python_json(&odd), r#""\u0000pyjson-float:x""#);
     }
 
     #[test]

@@ -102,7 +102,11 @@ pub fn build(inputs: &ResultInputs<'_>) -> Map<String, Value> {
             float(h.request_rate)
         },
     );
-    out.insert("burstiness".into(), float(h.burstiness));
+    // `--burstiness inf` is written as Python's bare `Infinity`, as vLLM's json.dump does.
+    out.insert(
+        "burstiness".into(),
+        crate::pyjson::float_value(h.burstiness),
+    );
     out.insert("max_concurrency".into(), json!(h.max_concurrency));
     if let Some((strategy, start, end)) = h.ramp {
         out.insert("ramp_up_strategy".into(), json!(strategy.as_str()));
@@ -386,6 +390,26 @@ mod tests {
         assert_eq!(keys.last().map(String::as_str), Some("client_bound"));
         assert_eq!(out["request_rate"], json!("inf"));
         assert_eq!(out["request_goodput"], Value::Null);
+    }
+
+    #[test]
+    fn infinite_burstiness_is_written_as_python_infinity() {
+        let inf = RunHeader {
+            burstiness: f64::INFINITY,
+            ..header()
+        };
+        let out = build_with(&inf, false, &["ttft"], &[99.0]);
+        assert_eq!(
+            crate::pyjson::as_float(&out["burstiness"]),
+            Some(f64::INFINITY)
+        );
+        let text = crate::pyjson::to_python_json(&Value::Object(out));
+        assert!(
+            text.contains(r#""request_rate": "inf", "burstiness": Infinity, "#),
+            "{text}"
+        );
+        let finite = build_with(&header(), false, &["ttft"], &[99.0]);
+        assert_eq!(finite["burstiness"], json!(1.0));
     }
 
     #[test]

@@ -285,14 +285,18 @@ fn spawn_wakeup_probe() -> (oneshot::Sender<()>, tokio::task::JoinHandle<Vec<f64
     (stop_tx, handle)
 }
 
-/// vLLM's readiness check: send the first request until one succeeds or `timeout` passes.
+/// vLLM's readiness check: send the first request until one succeeds or the
+/// `--ready-check-timeout-sec` budget `timeout`, counted from `started` (when the client
+/// began to reach the server), is spent. At least one attempt is made, and one more may start
+/// up to a second past the budget so a server found late still gets a try.
 pub async fn ready_check(
     client: &StreamClient,
     first: &PreparedRequest,
+    started: Instant,
     timeout: Duration,
     observer: &dyn Observer,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
+    let deadline = (started + timeout).max(Instant::now() + Duration::from_secs(1));
     observer.message(&format!(
         "Waiting for endpoint to become up in {} seconds",
         timeout.as_secs()
@@ -308,15 +312,25 @@ pub async fn ready_check(
         let last_line = outcome.error.lines().last().unwrap_or("").to_string();
         let now = Instant::now();
         if now >= deadline {
-            return Err(format!(
-                "endpoint {} is not ready after {} s (--ready-check-timeout-sec); last error: {last_line}",
-                client.endpoint().url,
-                timeout.as_secs()
+            return Err(not_ready_message(
+                &client.endpoint().url.to_string(),
+                now - started,
+                timeout,
+                &last_line,
             ));
         }
         observer.message(&format!("Endpoint is not ready. Error='{last_line}'"));
         tokio::time::sleep(RETRY_INTERVAL.min(deadline - now)).await;
     }
+}
+
+/// The readiness failure: the real time waited and the timeout given.
+fn not_ready_message(url: &str, waited: Duration, timeout: Duration, last: &str) -> String {
+    format!(
+        "endpoint {url} is not ready after {:.1} s (--ready-check-timeout-sec {}); last error: {last}",
+        waited.as_secs_f64(),
+        timeout.as_secs()
+    )
 }
 
 /// Pause between readiness attempts (vLLM waits 5 s; a shorter pause only starts sooner).

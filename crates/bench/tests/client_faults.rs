@@ -317,12 +317,20 @@ async fn ready_check_retries_then_fails_or_passes() {
     })
     .await;
     let mut cfg = config(&always, 2);
-    cfg.ready_check_timeout_s = 1;
+    cfg.ready_check_timeout_s = 2;
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
     assert!(
-        err.contains("not ready after 1 s") && err.contains("HTTP 503"),
+        err.contains(" s (--ready-check-timeout-sec 2)") && err.contains("HTTP 503"),
         "{err}"
     );
+    // The time really waited, not the budget left after reaching the server, rounded down.
+    let waited: f64 = err
+        .split("not ready after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no waited time in {err}"));
+    assert!((2.0..10.0).contains(&waited), "{err}");
 }
 
 #[tokio::test]

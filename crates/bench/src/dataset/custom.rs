@@ -4,7 +4,9 @@
 //! `--disable-shuffle`, `--num-prompts <= 0` uses every row, the output length is
 //! `--custom-output-len` (default 256) or the row's `output_tokens` when that flag is -1.
 //! Unless `--skip-chat-template`, each prompt is wrapped in the model's chat template (from the
-//! `tokenizer_config.json` beside `--tokenizer`), as vLLM does.
+//! `tokenizer_config.json` beside `--tokenizer`), as vLLM does. Fewer rows than
+//! `--num-prompts` are oversampled by [`super::load`] (random rows repeated under new ids)
+//! unless `--no-oversample`.
 
 use std::path::PathBuf;
 
@@ -59,9 +61,9 @@ pub(super) fn sample(
             ));
         }
     };
-    let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io {
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
         path: p.path.clone(),
-        source,
+        cause,
     })?;
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -146,7 +148,7 @@ pub(super) fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::common;
+    use crate::dataset::{DatasetSpec, common, load};
     use std::io::Write;
 
     fn jsonl(content: &str) -> tempfile::NamedTempFile {
@@ -189,6 +191,39 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn fewer_rows_than_num_prompts_are_oversampled_unless_no_oversample() {
+        let custom = |f: &tempfile::NamedTempFile| DatasetSpec::Custom(params(f, Some(3)));
+        let f = jsonl("{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n");
+        let reqs = load(&custom(&f), &common(5), None).unwrap();
+        assert_eq!(reqs.len(), 5, "two rows oversampled to five");
+        let ids: Vec<String> = reqs.iter().map(|r| r.request_id.clone().unwrap()).collect();
+        assert_eq!(
+            ids,
+            (0..5)
+                .map(|i| format!("bench-test-{i}"))
+                .collect::<Vec<_>>(),
+            "new ids continue the numbering"
+        );
+        assert!(
+            reqs.iter()
+                .all(|r| matches!(&r.prompt, Prompt::Text(t) if t == "a" || t == "b"))
+        );
+        let again = load(&custom(&f), &common(5), None).unwrap();
+        assert_eq!(reqs, again, "the same seed picks the same rows");
+
+        let no_oversample = CommonParams {
+            no_oversample: true,
+            ..common(5)
+        };
+        assert_eq!(load(&custom(&f), &no_oversample, None).unwrap().len(), 2);
+        assert_eq!(
+            load(&custom(&f), &common(0), None).unwrap().len(),
+            2,
+            "--num-prompts 0 takes every row once"
         );
     }
 

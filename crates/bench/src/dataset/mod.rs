@@ -12,8 +12,8 @@ mod sharegpt;
 
 use std::path::PathBuf;
 
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 pub use custom::CustomParams;
 pub use prefix_repetition::PrefixRepetitionParams;
@@ -75,13 +75,14 @@ pub struct CommonParams {
 /// A dataset problem: which file, which line, what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    /// The file could not be read.
-    #[error("cannot read dataset file {path}: {source}")]
+    /// The file could not be read. The cause is part of the message and deliberately not a
+    /// `source`, so an error chain (`{:#}`) prints it once.
+    #[error("cannot read dataset file {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The content is not what the dataset expects.
     #[error("dataset file {path}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
@@ -107,12 +108,28 @@ pub fn load(
     common: &CommonParams,
     tokenizer: Option<&TextTokenizer>,
 ) -> Result<Vec<SampleRequest>, DatasetError> {
-    match spec {
-        DatasetSpec::Random(p) => random::sample(p, common, tokenizer),
-        DatasetSpec::ShareGpt(p) => sharegpt::sample(p, common, tokenizer),
-        DatasetSpec::Custom(p) => custom::sample(p, common, tokenizer),
-        DatasetSpec::PrefixRepetition(p) => prefix_repetition::sample(p, common, tokenizer),
-    }
+    load_noting(spec, common, tokenizer).map(|(samples, _)| samples)
+}
+
+/// [`load`], with vLLM's log line about oversampling (ShareGPT and custom datasets), when it
+/// logs one: `Oversampled requests to reach N total samples.` or, with `--no-oversample`,
+/// `Skipping oversampling. Total samples: N.`
+pub fn load_noting(
+    spec: &DatasetSpec,
+    common: &CommonParams,
+    tokenizer: Option<&TextTokenizer>,
+) -> Result<(Vec<SampleRequest>, Option<String>), DatasetError> {
+    let mut samples = match spec {
+        DatasetSpec::Random(p) => random::sample(p, common, tokenizer)?,
+        DatasetSpec::ShareGpt(p) => sharegpt::sample(p, common, tokenizer)?,
+        DatasetSpec::Custom(p) => custom::sample(p, common, tokenizer)?,
+        DatasetSpec::PrefixRepetition(p) => prefix_repetition::sample(p, common, tokenizer)?,
+    };
+    let note = match spec {
+        DatasetSpec::ShareGpt(_) | DatasetSpec::Custom(_) => oversample(&mut samples, common),
+        DatasetSpec::Random(_) | DatasetSpec::PrefixRepetition(_) => None,
+    };
+    Ok((samples, note))
 }
 
 /// vLLM's `gen_prompt_decode_to_target_len`: decode, re-encode, then pad with random ids or
@@ -145,21 +162,33 @@ pub(crate) fn decode_to_target_len(
     }
 }
 
-/// vLLM's `maybe_oversample_requests`: repeat random picks (new ids) until `num` are there.
+/// vLLM's `maybe_oversample_requests`: unless `--no-oversample`, repeat random picks (new
+/// ids) until `--num-prompts` are there, from a generator seeded with `--seed` (vLLM re-seeds
+/// Python's `random` here). Returns vLLM's log line, if it logs one.
 pub(crate) fn oversample(
     samples: &mut Vec<SampleRequest>,
     common: &CommonParams,
-    rng: &mut StdRng,
-) {
-    if common.no_oversample || samples.is_empty() {
-        return;
+) -> Option<String> {
+    if common.no_oversample {
+        return Some(format!(
+            "Skipping oversampling. Total samples: {}.",
+            samples.len()
+        ));
     }
     let have = samples.len();
+    if have == 0 || have >= common.num_prompts {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(common.seed);
     for i in have..common.num_prompts {
         let mut copy = samples[rng.random_range(0..have)].clone();
         copy.request_id = Some(format!("{}{i}", common.request_id_prefix));
         samples.push(copy);
     }
+    Some(format!(
+        "Oversampled requests to reach {} total samples.",
+        common.num_prompts
+    ))
 }
 
 #[cfg(test)]
@@ -170,5 +199,86 @@ pub(crate) fn common(num_prompts: usize) -> CommonParams {
         request_id_prefix: "bench-test-".into(),
         disable_shuffle: false,
         no_oversample: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn custom_rows(rows: usize) -> (tempfile::NamedTempFile, DatasetSpec) {
+        use std::io::Write;
+        let mut f = tempfile::Builder::new()
+            .suffix(".jsonl")
+            .tempfile()
+            .unwrap();
+        for i in 0..rows {
+            writeln!(f, "{{\"prompt\": \"row {i}\"}}").unwrap();
+        }
+        let spec = DatasetSpec::Custom(CustomParams {
+            path: f.path().to_path_buf(),
+            output_len: Some(2),
+            skip_chat_template: true,
+        });
+        (f, spec)
+    }
+
+    #[test]
+    fn oversampling_is_noted_like_vllm_logs_it() {
+        let (_f, spec) = custom_rows(2);
+        let (samples, note) = load_noting(&spec, &common(5), None).unwrap();
+        assert_eq!(samples.len(), 5);
+        assert_eq!(
+            note.as_deref(),
+            Some("Oversampled requests to reach 5 total samples.")
+        );
+        let (samples, note) = load_noting(&spec, &common(2), None).unwrap();
+        assert_eq!((samples.len(), note), (2, None), "enough rows: no note");
+        let off = CommonParams {
+            no_oversample: true,
+            ..common(5)
+        };
+        let (samples, note) = load_noting(&spec, &off, None).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(
+            note.as_deref(),
+            Some("Skipping oversampling. Total samples: 2.")
+        );
+        let random = DatasetSpec::Random(RandomParams {
+            input_len: 4,
+            output_len: 2,
+            range_ratio: RangeRatio {
+                input: 0.0,
+                output: 0.0,
+            },
+            prefix_len: 0,
+        });
+        let (samples, note) = load_noting(&random, &off, None).unwrap();
+        assert_eq!(
+            (samples.len(), note),
+            (5, None),
+            "random is never oversampled"
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_os_error_once() {
+        let spec = DatasetSpec::Custom(CustomParams {
+            path: "/nonexistent/nope.jsonl".into(),
+            output_len: Some(4),
+            skip_chat_template: true,
+        });
+        let err = load(&spec, &common(1), None).unwrap_err();
+        let chain = format!(
+            "{:#}",
+            anyhow::Error::new(err).context("cannot build the dataset")
+        );
+        assert!(
+            chain.starts_with(
+                "cannot build the dataset: cannot read dataset file /nonexistent/nope.jsonl: "
+            ),
+            "{chain}"
+        );
+        assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
     }
 }

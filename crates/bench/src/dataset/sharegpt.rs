@@ -5,7 +5,7 @@
 //! length (or `--sharegpt-output-len`), and drop a pair when the prompt has fewer than 4 tokens,
 //! the output fewer than 4 (only when not overridden), the prompt more than 1024, or both
 //! together more than 2048. Token counts include special tokens (`tokenizer(text)`), so a
-//! tokenizer is required. Too few survivors are oversampled unless `--no-oversample`.
+//! tokenizer is required. Too few survivors are oversampled by [`super::load`] unless `--no-oversample`.
 
 use std::path::PathBuf;
 
@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{CommonParams, DatasetError, Prompt, SampleRequest, oversample};
+use super::{CommonParams, DatasetError, Prompt, SampleRequest};
 use crate::tokenizer::TextTokenizer;
 
 /// Flags of the ShareGPT dataset.
@@ -48,9 +48,9 @@ pub(super) fn sample(
             "--dataset-name sharegpt needs --tokenizer (a local tokenizer.json) to count prompt and completion tokens".into(),
         )
     })?;
-    let text = std::fs::read_to_string(&p.path).map_err(|source| DatasetError::Io {
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
         path: p.path.clone(),
-        source,
+        cause,
     })?;
     let format = |message: String| DatasetError::Format {
         path: p.path.clone(),
@@ -113,7 +113,6 @@ pub(super) fn sample(
     if samples.is_empty() {
         return Err(format("no conversation passed the filters (at least 2 turns; prompt 4..=1024 tokens; output ≥ 4; total ≤ 2048)".into()));
     }
-    oversample(&mut samples, common, &mut rng);
     Ok(samples)
 }
 
@@ -166,7 +165,8 @@ mod tests {
             path: f.path().to_path_buf(),
             output_len: None,
         };
-        let reqs = sample(&params, &common(5), Some(&tok)).unwrap();
+        let spec = |p: &ShareGptParams| crate::dataset::DatasetSpec::ShareGpt(p.clone());
+        let reqs = crate::dataset::load(&spec(&params), &common(5), Some(&tok)).unwrap();
         assert_eq!(reqs.len(), 5, "two survivors oversampled to five");
         let distinct: std::collections::BTreeSet<String> = reqs
             .iter()
@@ -194,13 +194,18 @@ mod tests {
             no_oversample: true,
             ..common(5)
         };
-        assert_eq!(sample(&params, &no_over, Some(&tok)).unwrap().len(), 2);
+        assert_eq!(
+            crate::dataset::load(&spec(&params), &no_over, Some(&tok))
+                .unwrap()
+                .len(),
+            2
+        );
         let fixed = ShareGptParams {
             output_len: Some(2),
             ..params
         };
         assert!(
-            sample(&fixed, &common(5), Some(&tok))
+            crate::dataset::load(&spec(&fixed), &common(5), Some(&tok))
                 .unwrap()
                 .iter()
                 .all(|r| r.expected_output_len == 2)

@@ -618,7 +618,103 @@ impl Observer for Progress {
         if let Ok(mut slot) = self.bar.lock()
             && let Some(bar) = slot.take()
         {
-            bar.finish();
+            finish_bar(&bar, &mut std::io::stderr());
         }
+    }
+}
+
+/// Draw the bar's final state and, when it is drawn at all (a terminal), end its line: the
+/// cursor stays behind a finished bar, and what is printed next (the summary table, on
+/// stdout) would start on the bar's line.
+fn finish_bar(bar: &ProgressBar, out: &mut dyn std::io::Write) {
+    bar.finish();
+    if !bar.is_hidden() {
+        let _ = writeln!(out);
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indicatif::{ProgressDrawTarget, TermLike};
+
+    /// A terminal that records what is drawn, in order, into a shared log.
+    #[derive(Debug, Clone)]
+    struct Recorder(Arc<Mutex<String>>);
+
+    impl TermLike for Recorder {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(&format!("{s}\n"));
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Collects what `finish_bar` writes into the same log as the bar's drawing.
+    struct LogWriter(Arc<Mutex<String>>);
+
+    impl std::io::Write for LogWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(buf));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn finished_bar_on_a_terminal_ends_its_line() {
+        let log = Arc::new(Mutex::new(String::new()));
+        let bar = ProgressBar::with_draw_target(
+            Some(3),
+            ProgressDrawTarget::term_like(Box::new(Recorder(log.clone()))),
+        );
+        bar.set_style(ProgressStyle::with_template("{pos}/{len}").unwrap());
+        bar.inc(3);
+        finish_bar(&bar, &mut LogWriter(log.clone()));
+        let drawn = log.lock().unwrap().clone();
+        // The bar's last drawing (padded to the width), then the line end, nothing after.
+        assert!(
+            drawn.ends_with(" \n") && drawn.trim_end().ends_with("3/3"),
+            "{drawn:?}"
+        );
+        assert_eq!(drawn.matches('\n').count(), 1, "{drawn:?}");
+    }
+
+    #[test]
+    fn hidden_bar_prints_nothing() {
+        let bar = ProgressBar::hidden();
+        let mut out = Vec::new();
+        finish_bar(&bar, &mut out);
+        assert!(out.is_empty());
     }
 }
