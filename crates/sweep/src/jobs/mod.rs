@@ -7,6 +7,7 @@
 //! items; these functions check the combination and return text.
 
 pub mod k8s;
+mod yaml;
 pub mod slurm;
 
 use std::path::PathBuf;

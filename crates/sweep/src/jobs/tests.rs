@@ -492,3 +492,40 @@ fn results_must_land_on_the_shared_volume() {
         assert!(job_manifest(&job, &settings(), &bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn yaml_1_1_words_in_env_and_node_selector_stay_strings() {
+    // Kubernetes reads `value: yes` as a boolean and rejects the EnvVar; every such value
+    // must be quoted.
+    let words_1_1 = ["yes", "off", "y", "N", "Yes", "null", "~", "0x1F", "12:30", "#x"];
+    let env: Vec<(String, String)> = words_1_1
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("V{i}"), v.to_string()))
+        .collect();
+    let settings = JobSettings {
+        env,
+        ..settings()
+    };
+    let opts = K8sOptions {
+        node_selector: vec![("gpu".into(), "yes".into()), ("on".into(), "off".into())],
+        ..k8s_options()
+    };
+    let job = shard_sweep(&tricky(), &settings, NameRule::Kubernetes, true).unwrap();
+    let text = job_manifest(&job, &settings, &opts).unwrap();
+    for v in words_1_1 {
+        assert!(
+            text.contains(&format!("value: {}\n", Value::from(v))),
+            "{v} unquoted in\n{text}"
+        );
+    }
+    assert!(text.contains("gpu: \"yes\"\n"), "{text}");
+    assert!(text.contains("\"on\": \"off\"\n"), "{text}");
+    let m = parse_yaml(&text);
+    let c = &m["spec"]["template"]["spec"]["containers"][0];
+    for (i, v) in words_1_1.iter().enumerate() {
+        assert_eq!(c["env"][i]["value"], *v);
+    }
+    assert_eq!(m["spec"]["template"]["spec"]["nodeSelector"]["on"], "off");
+    assert_eq!(m["spec"]["completions"], 4);
+}
