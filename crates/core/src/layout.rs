@@ -131,6 +131,31 @@ pub fn server_failure_file(experiment_dir: &Path, serve: &ParamItem) -> PathBuf 
 /// or for a new file `0o666` less the umask (a temporary file alone would stay `0o600`,
 /// unreadable to the rest of a team sharing the results folder).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = filled_temp(path, contents)?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        // Replacing a file keeps its mode, as writing into it would.
+        tmp.as_file().set_permissions(existing.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Create `path` holding `contents` only if it does not exist yet, atomically: a complete
+/// temporary file hard-linked into place (a link fails if the target exists, even on
+/// shared file systems such as NFS). Returns whether this call created it; when another
+/// process won the race, the file is theirs and left as it is.
+pub fn create_once(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    let tmp = filled_temp(path, contents)?;
+    match std::fs::hard_link(tmp.path(), path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A temporary file beside `path` (its folder created if needed) holding `contents`,
+/// flushed to disk, with the mode a new file gets (`0o666` less the umask).
+fn filled_temp(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -151,14 +176,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut tmp = builder.tempfile_in(dir)?;
-    if let Ok(existing) = std::fs::metadata(path) {
-        // Replacing a file keeps its mode, as writing into it would.
-        tmp.as_file().set_permissions(existing.permissions())?;
-    }
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(tmp)
 }
 
 #[cfg(test)]
@@ -257,6 +277,20 @@ mod tests {
         write_atomic(&p, b"three").unwrap();
         assert_eq!(mode(&p), 0o604);
         assert_eq!(std::fs::read(&p).unwrap(), b"three");
+    }
+
+    #[test]
+    fn create_once_creates_only_once_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/once.json");
+        assert!(create_once(&p, b"first").unwrap());
+        assert!(!create_once(&p, b"second").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"first");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["once.json"]);
     }
 
     #[test]

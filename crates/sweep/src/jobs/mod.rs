@@ -7,8 +7,8 @@
 //! items; these functions check the combination and return text.
 
 pub mod k8s;
-mod yaml;
 pub mod slurm;
+mod yaml;
 
 use std::path::PathBuf;
 

@@ -497,16 +497,15 @@ fn results_must_land_on_the_shared_volume() {
 fn yaml_1_1_words_in_env_and_node_selector_stay_strings() {
     // Kubernetes reads `value: yes` as a boolean and rejects the EnvVar; every such value
     // must be quoted.
-    let words_1_1 = ["yes", "off", "y", "N", "Yes", "null", "~", "0x1F", "12:30", "#x"];
+    let words_1_1 = [
+        "yes", "off", "y", "N", "Yes", "null", "~", "0x1F", "12:30", "#x",
+    ];
     let env: Vec<(String, String)> = words_1_1
         .iter()
         .enumerate()
         .map(|(i, v)| (format!("V{i}"), v.to_string()))
         .collect();
-    let settings = JobSettings {
-        env,
-        ..settings()
-    };
+    let settings = JobSettings { env, ..settings() };
     let opts = K8sOptions {
         node_selector: vec![("gpu".into(), "yes".into()), ("on".into(), "off".into())],
         ..k8s_options()

@@ -108,11 +108,7 @@ mod tests {
     /// stays a string. Follows the 1.1 type repository (bool, null, int, float).
     fn yaml11_non_string(plain: &str) -> Option<&'static str> {
         let lower = plain.to_ascii_lowercase();
-        if [
-            "y", "n", "yes", "no", "on", "off", "true", "false",
-        ]
-        .contains(&lower.as_str())
-        {
+        if ["y", "n", "yes", "no", "on", "off", "true", "false"].contains(&lower.as_str()) {
             return Some("bool");
         }
         if ["", "~", "null"].contains(&lower.as_str()) {
@@ -120,14 +116,15 @@ mod tests {
         }
         let body = plain.trim_start_matches(['+', '-']);
         if !body.is_empty()
-            && (body.chars().all(|c| c.is_ascii_digit() || c == '_' || c == ':')
+            && (body
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '_' || c == ':')
                 || body.starts_with("0x")
                 || body.starts_with("0b"))
         {
             return Some("int");
         }
-        if body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-            && body.parse::<f64>().is_ok()
+        if body.starts_with(|c: char| c.is_ascii_digit() || c == '.') && body.parse::<f64>().is_ok()
             || [".inf", ".nan"].contains(&body.to_ascii_lowercase().as_str())
         {
             return Some("float");
@@ -163,9 +160,7 @@ mod tests {
                         found.push(v.to_string());
                     }
                 }
-                None if !rest.starts_with('"') && !rest.is_empty() => {
-                    found.push(rest.to_string())
-                }
+                None if !rest.starts_with('"') && !rest.is_empty() => found.push(rest.to_string()),
                 None => {}
             }
         }
@@ -173,9 +168,40 @@ mod tests {
     }
 
     const TRICKY: [&str; 34] = [
-        "yes", "no", "on", "off", "y", "n", "Y", "N", "Yes", "OFF", "true", "False", "null",
-        "Null", "~", "", "0", "007", "1_000", "0x1F", "-3", "+4", "1e3", "3.14", ".5", ".inf",
-        "12:30", "a: b", "# comment", "- item", "&anchor", "*alias", "!tag", "{a}",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "Y",
+        "N",
+        "Yes",
+        "OFF",
+        "true",
+        "False",
+        "null",
+        "Null",
+        "~",
+        "",
+        "0",
+        "007",
+        "1_000",
+        "0x1F",
+        "-3",
+        "+4",
+        "1e3",
+        "3.14",
+        ".5",
+        ".inf",
+        "12:30",
+        "a: b",
+        "# comment",
+        "- item",
+        "&anchor",
+        "*alias",
+        "!tag",
+        "{a}",
     ];
 
     #[test]
@@ -235,15 +261,23 @@ mod tests {
         assert!(plain.contains(&"apiVersion".to_string()), "{plain:?}");
         assert!(text.contains("apiVersion: \"batch/v1\"\n"), "{text}");
         for s in TRICKY {
-            assert!(text.contains(&format!("value: {}\n", quoted(s))), "{s:?}\n{text}");
-            assert!(text.contains(&format!("  {}: ", quoted(s))), "{s:?}\n{text}");
+            assert!(
+                text.contains(&format!("value: {}\n", quoted(s))),
+                "{s:?}\n{text}"
+            );
+            assert!(
+                text.contains(&format!("  {}: ", quoted(s))),
+                "{s:?}\n{text}"
+            );
         }
     }
 
     #[test]
     fn the_check_itself_flags_yaml_1_1_words() {
         // The checker above must not pass everything.
-        for p in ["yes", "Off", "N", "~", "12", "1_0", "0x1", "1.5", "12:30", ".inf"] {
+        for p in [
+            "yes", "Off", "N", "~", "12", "1_0", "0x1", "1.5", "12:30", ".inf",
+        ] {
             assert!(yaml11_non_string(p).is_some(), "{p}");
         }
         for p in ["H100", "apiVersion", "batch/v1", "yess"] {
