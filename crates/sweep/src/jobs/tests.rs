@@ -240,7 +240,20 @@ fn the_sbatch_script() {
         text.contains("--dependency=afterany:$jobid --job-name=tp-sweep-merge --ntasks=1 --partition=gpu --account=ml --output=tp-sweep-merge-%j.out --wrap='cd '\"'\"'/shared/my sweeps'\"'\"' && llmsweep merge results/tp-sweep'"),
         "{text}"
     );
-    assert!(text.contains("export HF_HOME='/shared/hf cache'\nsource /shared/venv/bin/activate\ncd '/shared/my sweeps'\nexec llmsweep serve"));
+    // Setup lines run in the working folder, and not under `set -u`.
+    assert!(
+        text.contains("set -euo pipefail\nexport HF_HOME='/shared/hf cache'\ncd '/shared/my sweeps'\nset +u\nsource /shared/venv/bin/activate\nset -u\nexec llmsweep serve"),
+        "{text}"
+    );
+    let no_setup = SlurmOptions {
+        setup: vec![],
+        ..opts.clone()
+    };
+    let text = sbatch_script(&job, &full_settings(), &no_setup).unwrap();
+    assert!(
+        text.contains("cd '/shared/my sweeps'\nexec llmsweep serve") && !text.contains("set +u"),
+        "{text}"
+    );
     // The command line reads back, word for word, as the shell will split it.
     let exec = text.lines().find_map(|l| l.strip_prefix("exec ")).unwrap();
     assert_eq!(shlex::split(exec).unwrap(), job.argv);

@@ -145,10 +145,11 @@ mod tests {
                 let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<String>();
                 stream.next().unwrap().unwrap();
                 let after = &rest[stream.byte_offset()..];
-                if let Some(v) = after.strip_prefix(": ") {
-                    if !v.starts_with('"') && !["{}", "[]"].contains(&v) {
-                        found.push(v.to_string());
-                    }
+                if let Some(v) = after.strip_prefix(": ")
+                    && !v.starts_with('"')
+                    && !["{}", "[]"].contains(&v)
+                {
+                    found.push(v.to_string());
                 }
                 continue;
             }
