@@ -92,7 +92,6 @@ pub fn resolve_server(
         Some(c) => split_cmd("--serve-cmd", c)?,
         None => vec![exe.to_string_lossy().into_owned(), "sim".into()],
     };
-    own_program(&mut argv, exe, std::env::var_os("PATH").as_deref());
     if let Some(url) = server_url {
         let base = BaseUrl::parse(url).map_err(|e| anyhow!("--server-url {e}"))?;
         return Ok(ResolvedServer {
@@ -222,12 +221,17 @@ pub fn run_bench_startup(opts: BenchStartupOptions) -> Result<BenchStartupReport
     if opts.ready_timeout_s == 0 {
         bail!("--ready-timeout must be at least 1 second");
     }
-    let server = resolve_server(
+    let mut server = resolve_server(
         opts.serve_cmd.as_deref(),
         opts.server_url.as_deref(),
         &opts.exe,
         free_port,
     )?;
+    own_program(
+        &mut server.argv,
+        &opts.exe,
+        std::env::var_os("PATH").as_deref(),
+    );
     let cold_cmd = opts
         .cold_cmd
         .as_deref()
