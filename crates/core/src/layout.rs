@@ -126,25 +126,59 @@ pub fn server_failure_file(experiment_dir: &Path, serve: &ParamItem) -> PathBuf 
 
 /// Write a file atomically: a temporary file in the same folder, flushed to disk, then
 /// renamed over the target, so a reader (or a killed sweep) never sees half a file.
+///
+/// The file gets the mode `File::create` would give it: that of the file it replaces,
+/// or for a new file `0o666` less the umask (a temporary file alone would stay `0o600`,
+/// unreadable to the rest of a team sharing the results folder).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = filled_temp(path, contents)?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        // Replacing a file keeps its mode, as writing into it would.
+        tmp.as_file().set_permissions(existing.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Create `path` holding `contents` only if it does not exist yet, atomically: a complete
+/// temporary file hard-linked into place (a link fails if the target exists, even on
+/// shared file systems such as NFS). Returns whether this call created it; when another
+/// process won the race, the file is theirs and left as it is.
+pub fn create_once(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    let tmp = filled_temp(path, contents)?;
+    match std::fs::hard_link(tmp.path(), path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A temporary file beside `path` (its folder created if needed) holding `contents`,
+/// flushed to disk, with the mode a new file gets (`0o666` less the umask).
+fn filled_temp(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!(
+        ".{}.",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    );
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Created with 0o666: open(2) applies the umask, as for any new file.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(tmp)
 }
 
 #[cfg(test)]
@@ -220,6 +254,43 @@ mod tests {
             server_failure_file(d, &item(json!({"tp": 2}))),
             Path::new("/e/SERVE-tp=2-failure.json")
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_gives_the_mode_of_a_plain_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        // The umask-derived mode, as File::create gives it (0o644 under umask 022).
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let expected = mode(&plain);
+        let p = dir.path().join("x.json");
+        write_atomic(&p, b"one").unwrap();
+        assert_eq!(mode(&p), expected, "{:o} vs {expected:o}", mode(&p));
+        // A replaced file keeps its mode, even one the umask would not give.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(mode(&p), 0o640);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
+        write_atomic(&p, b"three").unwrap();
+        assert_eq!(mode(&p), 0o604);
+        assert_eq!(std::fs::read(&p).unwrap(), b"three");
+    }
+
+    #[test]
+    fn create_once_creates_only_once_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/once.json");
+        assert!(create_once(&p, b"first").unwrap());
+        assert!(!create_once(&p, b"second").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"first");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["once.json"]);
     }
 
     #[test]

@@ -70,7 +70,9 @@ fn runs_without_users_are_skipped_and_counted_and_gpus_are_derived() {
         r#"[
   {"output_throughput": 800.0, "max_concurrency": 8, "tensor_parallel_size": 2, "pipeline_parallel_size": 2, "num_gpus": 2},
   {"output_throughput": 300.0, "max_concurrency": 2, "tensor_parallel_size": 2, "users": 4},
-  {"output_throughput": 500.0, "max_concurrency": null, "request_rate": "inf"}
+  {"output_throughput": 500.0, "max_concurrency": null},
+  {"output_throughput": 900.0, "request_rate": "inf"},
+  {"output_throughput": "nan", "max_concurrency": 4}
 ]"#,
     )
     .unwrap();
@@ -81,7 +83,13 @@ fn runs_without_users_are_skipped_and_counted_and_gpus_are_derived() {
         .stdout(predicate::str::contains(
             "Skipped 1 runs without a user count (max_concurrency, request_rate or max_concurrent_requests).",
         ))
-        .stdout(predicate::str::contains("Plotted 2 points"))
+        .stdout(predicate::str::contains(
+            "Left out 1 runs whose output_throughput is NaN.",
+        ))
+        // The NaN run is not a point; an infinite request rate is, at 0 tokens/s/user
+        // (as in vLLM).
+        .stdout(predicate::str::contains("Plotted 3 points"))
+        .stdout(predicate::str::contains("0         900  gpu_count=1"))
         // 800 tok/s over 8 users and 4 GPUs; 300 over 2 users and 2 GPUs.
         .stdout(predicate::str::contains("100         200  max_concurrency=8, gpu_count=4"))
         .stdout(predicate::str::contains("150         150  max_concurrency=2, gpu_count=2"));
@@ -109,7 +117,7 @@ fn runs_without_users_are_skipped_and_counted_and_gpus_are_derived() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "Skipped 2 runs without a user count (users,",
+            "Skipped 3 runs without a user count (users,",
         ))
         .stdout(predicate::str::contains("75         150  users=4"));
 }
@@ -119,7 +127,7 @@ fn no_user_counts_at_all_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("summary.json"),
-        r#"[{"output_throughput": 1.0, "request_rate": "inf"}]"#,
+        r#"[{"output_throughput": 1.0, "request_rate": 0}]"#,
     )
     .unwrap();
     pareto(tmp.path())
@@ -128,13 +136,25 @@ fn no_user_counts_at_all_is_an_error() {
         .stderr(predicate::str::contains("has a user count"));
     std::fs::write(
         tmp.path().join("summary.json"),
+        r#"[{"output_throughput": "nan", "max_concurrency": 2}]"#,
+    )
+    .unwrap();
+    pareto(tmp.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "1 have a NaN output_throughput and 0 no user count",
+        ));
+    std::fs::write(
+        tmp.path().join("summary.json"),
         r#"[{"max_concurrency": 1}]"#,
     )
     .unwrap();
     pareto(tmp.path())
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("output_throughput"));
+        .stderr(predicate::str::contains("has no output_throughput (runs of a start-up sweep have none). Its variables: max_concurrency"))
+        .stderr(predicate::str::contains("(in a run of").not());
 }
 
 #[test]

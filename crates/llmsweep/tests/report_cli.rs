@@ -69,6 +69,9 @@ fn llmsweep_serve_folder() {
         "servers/SERVE--max_num_seqs=8.log",
         "No SLA search in this experiment",
         "No start-up measurements in this experiment.",
+        // Both swept parameters, the benchmark's too.
+        "<tr><th>max_num_seqs</th><td>",
+        "<tr><th>max_concurrency</th><td>",
     ] {
         assert!(html.contains(want), "missing {want:?}");
     }
@@ -85,6 +88,12 @@ fn vllm_folder_says_what_it_cannot_know() {
     assert_self_contained(&html);
     assert!(html.contains("No experiment.json in this folder"));
     assert!(html.contains("Parameters that vary between runs"));
+    // The swept benchmark parameter, although vLLM also writes it as a result key.
+    assert!(
+        html.contains("<tr><th>max_concurrency</th><td>"),
+        "max_concurrency not listed"
+    );
+    assert!(html.contains("<tr><th>max_num_seqs</th><td>"));
     assert!(html.contains("Server process crashed with return code 1"));
     assert!(html.contains("No server logs in this folder"));
     let data = chart_data(&html);

@@ -78,17 +78,32 @@ fn is_result_key(k: &str) -> bool {
         || k.starts_with("warm_")
 }
 
-/// The parameters the sweep varied: keys (other than results and load) with more than one
-/// value across runs, in first-seen order. `param_keys`, when known (from the parameter
-/// files in `experiment.json`), limits the candidates.
+/// The parameters the sweep varied that split curves: keys (other than results and load)
+/// with more than one value across runs, in first-seen order. `param_keys`, when known
+/// (from the parameter files in `experiment.json`), limits the candidates.
 pub fn varied_parameters(table: &Table, param_keys: Option<&BTreeSet<String>>) -> Vec<String> {
+    swept_parameters(table, param_keys)
+        .into_iter()
+        .filter(|k| !LOAD_KEYS.contains(&k.as_str()))
+        .collect()
+}
+
+/// Every parameter the sweep varied, load included: keys with more than one value across
+/// runs that are parameters — in the parameter files (`param_keys`, when known), or named
+/// in the folder of a combination (`BENCH--max_concurrency=4` names `max_concurrency`), or,
+/// with neither, keys that no benchmark writes as a result. A parameter that is also a
+/// result key (`max_concurrency`, `num_prompts`, `request_rate`) is thus still listed when
+/// it was swept.
+pub fn swept_parameters(table: &Table, param_keys: Option<&BTreeSet<String>>) -> Vec<String> {
     table
         .variables()
         .into_iter()
-        .filter(|k| !LOAD_KEYS.contains(&k.as_str()))
-        .filter(|k| match param_keys {
-            Some(keys) => keys.contains(k),
-            None => !is_result_key(k),
+        .filter(|k| {
+            let in_files = match param_keys {
+                Some(keys) => keys.contains(k),
+                None => !is_result_key(k),
+            };
+            in_files || named_in_folders(table, k)
         })
         .filter(|k| {
             let mut seen = BTreeSet::new();
@@ -102,6 +117,18 @@ pub fn varied_parameters(table: &Table, param_keys: Option<&BTreeSet<String>>) -
             false
         })
         .collect()
+}
+
+/// Does a combination folder's name (the folder of a `summary.json`, or the one above
+/// it) set `key`, as `SERVE--key=…`, `BENCH--a=1-key=…`?
+fn named_in_folders(table: &Table, key: &str) -> bool {
+    let needle = format!("-{key}=");
+    table.files.iter().any(|f| {
+        f.ancestors().skip(1).take(2).any(|dir| {
+            dir.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&needle))
+        })
+    })
 }
 
 /// Parameter names in `experiment.json`'s `serve_params`/`bench_params` (a list of
@@ -233,6 +260,50 @@ mod tests {
         assert_eq!(varied_parameters(&t, None), ["max_num_seqs"]);
         let only: BTreeSet<String> = ["tp".to_string()].into();
         assert!(varied_parameters(&t, Some(&only)).is_empty());
+    }
+
+    #[test]
+    fn swept_load_parameters_are_listed_but_split_no_curves() {
+        let runs = [
+            json!({"max_num_seqs": 4, "max_concurrency": 1, "num_prompts": 10, "request_rate": "inf", "p99_e2el_ms": 5}),
+            json!({"max_num_seqs": 16, "max_concurrency": 4, "num_prompts": 10, "request_rate": "inf", "p99_e2el_ms": 7}),
+        ];
+        let mut t = Table::default();
+        for (i, (r, dir)) in runs
+            .iter()
+            .zip([
+                "e/SERVE--max_num_seqs=4-BENCH--max_concurrency=1",
+                "e/SERVE--max_num_seqs=16-BENCH--max_concurrency=4",
+            ])
+            .enumerate()
+        {
+            t.files.push(Path::new(dir).join("summary.json"));
+            t.runs.push(crate::table::Run {
+                record: r.as_object().unwrap().clone(),
+                file: i,
+            });
+        }
+        // Without experiment.json: named in the folders.
+        assert_eq!(
+            swept_parameters(&t, None),
+            ["max_num_seqs", "max_concurrency"]
+        );
+        assert_eq!(varied_parameters(&t, None), ["max_num_seqs"]);
+        // With the parameter files: listed there.
+        let keys: BTreeSet<String> = ["max_num_seqs".into(), "max_concurrency".into()].into();
+        assert_eq!(
+            swept_parameters(&t, Some(&keys)),
+            ["max_num_seqs", "max_concurrency"]
+        );
+        // A result key that varies but is no parameter stays out.
+        let plain = table(json!([
+            {"max_num_seqs": 4, "max_concurrency": 1},
+            {"max_num_seqs": 16, "max_concurrency": 2},
+        ]));
+        assert_eq!(swept_parameters(&plain, None), ["max_num_seqs"]);
+        // A key merely ending like a parameter in a folder name is not it.
+        assert!(!named_in_folders(&t, "concurrency"));
+        assert!(named_in_folders(&t, "max_num_seqs"));
     }
 
     #[test]

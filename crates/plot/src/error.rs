@@ -33,6 +33,17 @@ pub enum PlotError {
         /// Every variable present in some run, in first-seen order.
         available: Vec<String>,
     },
+    /// A run has no output throughput, which the Pareto chart divides.
+    #[error(
+        "cannot draw a Pareto chart: {file} has no output_throughput (runs of a start-up sweep have none). Its variables: {}",
+        available.join(", ")
+    )]
+    NoThroughput {
+        /// The `summary.json` holding the run.
+        file: String,
+        /// The run's variables.
+        available: Vec<String>,
+    },
     /// A variable that must be numeric holds something else.
     #[error("{what}='{var}' must be a number, but {file} has {value}")]
     NotNumeric {

@@ -3,8 +3,11 @@
 //! on both. Pure: no drawing, no files.
 //!
 //! - Users: the first of `--user-count-var` (default `max_concurrency`), `request_rate`,
-//!   `max_concurrent_requests` whose value is a finite number > 0 (each key also tried
-//!   with `_`/`-` swapped). Runs with none are skipped and counted.
+//!   `max_concurrent_requests` whose value is a number > 0 (each key also tried with
+//!   `_`/`-` swapped). As in vLLM, `request_rate` `"inf"` (all requests at once) counts:
+//!   infinitely many users, so the run sits at 0 tokens/s/user. Runs with none are
+//!   skipped and counted.
+//! - A run whose throughput is NaN is left out and counted (vLLM drops it too).
 //! - GPUs: `--gpu-count-var` if given and > 0, else tensor × pipeline × data parallel
 //!   size (`tensor_parallel_size`/`tp`, `pipeline_parallel_size`/`pp`,
 //!   `data_parallel_size`/`dp`; a missing one counts 1).
@@ -78,6 +81,8 @@ pub struct ParetoChart {
     pub frontier: Vec<usize>,
     /// Runs skipped for lack of a user count.
     pub skipped_no_users: usize,
+    /// Runs left out because their output throughput (hence x or y) is NaN.
+    pub skipped_nan: usize,
 }
 
 /// Look a key up as written, then with `_` and `-` swapped.
@@ -98,7 +103,8 @@ fn count(record: &Record, key: &str) -> Option<f64> {
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
-/// The run's user count, or `None` (then the run is skipped).
+/// The run's user count, or `None` (then the run is skipped): a number > 0, infinity
+/// included (`request_rate` `"inf"`).
 pub fn user_count(record: &Record, spec: &ParetoSpec) -> Option<f64> {
     [
         spec.user_count_var.as_str(),
@@ -106,7 +112,7 @@ pub fn user_count(record: &Record, spec: &ParetoSpec) -> Option<f64> {
         "max_concurrent_requests",
     ]
     .iter()
-    .find_map(|k| count(record, k))
+    .find_map(|k| lookup(record, k).and_then(as_number).filter(|v| *v > 0.0))
 }
 
 /// The run's GPU count (at least 1).
@@ -154,6 +160,7 @@ pub fn frontier(points: &[(f64, f64)]) -> Vec<usize> {
 pub fn build_pareto(table: &Table, spec: &ParetoSpec) -> Result<ParetoChart, PlotError> {
     let mut points = Vec::new();
     let mut skipped = 0;
+    let mut skipped_nan = 0;
     for run in &table.runs {
         let rec = &run.record;
         let file = table.source_of(run).display().to_string();
@@ -165,9 +172,8 @@ pub fn build_pareto(table: &Table, spec: &ParetoSpec) -> Result<ParetoChart, Plo
                 file: file.clone(),
             })?,
             None => {
-                return Err(PlotError::MissingVariable {
-                    what: format!("throughput metric (in a run of {file})"),
-                    var: "output_throughput".into(),
+                return Err(PlotError::NoThroughput {
+                    file,
                     available: rec.keys().cloned().collect(),
                 });
             }
@@ -176,6 +182,10 @@ pub fn build_pareto(table: &Table, spec: &ParetoSpec) -> Result<ParetoChart, Plo
             skipped += 1;
             continue;
         };
+        if throughput.is_nan() {
+            skipped_nan += 1;
+            continue;
+        }
         let gpus = gpu_count(rec, spec);
         let label = spec
             .label_by
@@ -228,6 +238,7 @@ pub fn build_pareto(table: &Table, spec: &ParetoSpec) -> Result<ParetoChart, Plo
         points,
         frontier: front,
         skipped_no_users: skipped,
+        skipped_nan,
     })
 }
 
@@ -282,17 +293,30 @@ mod tests {
         assert_eq!(
             user_count(
                 &rec(
-                    json!({"max_concurrency": 0, "request_rate": "inf", "max_concurrent_requests": 12})
+                    json!({"max_concurrency": 0, "request_rate": 0, "max_concurrent_requests": 12})
                 ),
                 &s
             ),
             Some(12.0)
         );
+        // vLLM's order: an infinite request rate is a user count (before the observed peak).
+        assert_eq!(
+            user_count(
+                &rec(json!({"request_rate": "inf", "max_concurrent_requests": 12})),
+                &s
+            ),
+            Some(f64::INFINITY)
+        );
         assert_eq!(
             user_count(&rec(json!({"max-concurrency": 3})), &s),
             Some(3.0)
         );
-        assert_eq!(user_count(&rec(json!({"request_rate": "inf"})), &s), None);
+        assert_eq!(
+            user_count(&rec(json!({"request_rate": "inf"})), &s),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(user_count(&rec(json!({"request_rate": "nan"})), &s), None);
+        assert_eq!(user_count(&rec(json!({"request_rate": -1})), &s), None);
         let custom = ParetoSpec {
             user_count_var: "users".into(),
             ..ParetoSpec::default()
@@ -344,6 +368,26 @@ mod tests {
     }
 
     #[test]
+    fn infinite_rates_sit_at_zero_and_nan_throughput_is_left_out() {
+        let t = Table::from_records(
+            vec![
+                rec(json!({"request_rate": "inf", "output_throughput": 900})),
+                rec(json!({"max_concurrency": 4, "output_throughput": "nan"})),
+                rec(json!({"max_concurrency": 2, "output_throughput": 400})),
+                rec(json!({"output_throughput": 10})),
+            ],
+            Path::new("x/summary.json"),
+        );
+        let c = build_pareto(&t, &ParetoSpec::default()).unwrap();
+        assert_eq!(c.points.len(), 2);
+        assert_eq!((c.points[0].x, c.points[0].y), (0.0, 900.0));
+        assert_eq!(c.points[0].user_count, f64::INFINITY);
+        assert_eq!((c.skipped_no_users, c.skipped_nan), (1, 1));
+        // Both on the frontier: (200, 400) has more per user, (0, 900) more per GPU.
+        assert_eq!(c.frontier, [0, 1]);
+    }
+
+    #[test]
     fn missing_throughput_is_an_error() {
         let t = Table::from_records(
             vec![rec(json!({"max_concurrency": 1}))],
@@ -352,9 +396,9 @@ mod tests {
         let e = build_pareto(&t, &ParetoSpec::default())
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("output_throughput") && e.contains("x/summary.json"),
-            "{e}"
+        assert_eq!(
+            e,
+            "cannot draw a Pareto chart: x/summary.json has no output_throughput (runs of a start-up sweep have none). Its variables: max_concurrency"
         );
         let t = Table::from_records(
             vec![rec(

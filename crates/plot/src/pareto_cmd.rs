@@ -39,12 +39,20 @@ pub struct ParetoOutcome {
 impl ParetoOutcome {
     /// The message about skipped runs, if any were skipped.
     pub fn skipped_message(&self, spec: &ParetoSpec) -> Option<String> {
-        (self.chart.skipped_no_users > 0).then(|| {
-            format!(
+        let mut lines = Vec::new();
+        if self.chart.skipped_no_users > 0 {
+            lines.push(format!(
                 "Skipped {} runs without a user count ({}, request_rate or max_concurrent_requests).",
                 self.chart.skipped_no_users, spec.user_count_var
-            )
-        })
+            ));
+        }
+        if self.chart.skipped_nan > 0 {
+            lines.push(format!(
+                "Left out {} runs whose output_throughput is NaN.",
+                self.chart.skipped_nan
+            ));
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 
     /// vLLM's block for the figure, plus the frontier as a table.
@@ -80,6 +88,15 @@ impl ParetoOutcome {
 pub fn plot_pareto(opts: &ParetoOptions) -> Result<ParetoOutcome, PlotError> {
     let table = Table::load_nonempty(&opts.output_dir)?;
     let chart = build_pareto(&table, &opts.spec)?;
+    if chart.points.is_empty() && chart.skipped_nan > 0 {
+        return Err(PlotError::NoParetoPoints(format!(
+            "no run under '{}' can be plotted: {} have a NaN output_throughput and {} no user count ({}, request_rate or max_concurrent_requests > 0)",
+            opts.output_dir.display(),
+            chart.skipped_nan,
+            chart.skipped_no_users,
+            opts.spec.user_count_var
+        )));
+    }
     if chart.points.is_empty() {
         return Err(PlotError::NoParetoPoints(format!(
             "none of the {} runs under '{}' has a user count ({}, request_rate or \

@@ -136,13 +136,26 @@ fn log_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     } else {
         &[]
     };
-    let mut ticks: Vec<f64> = Vec::new();
-    for k in (a.floor() as i32)..=(b.ceil() as i32) {
-        for m in multiples {
-            ticks.push(m * 10f64.powi(k));
+    let ticks_with = |multiples: &[f64]| {
+        let mut ticks: Vec<f64> = Vec::new();
+        for k in (a.floor() as i32)..=(b.ceil() as i32) {
+            for m in multiples {
+                // Divided for negative powers: 6 / 10 is 0.6, 6 × 0.1 is not.
+                ticks.push(if k >= 0 {
+                    m * 10f64.powi(k)
+                } else {
+                    m / 10f64.powi(-k)
+                });
+            }
         }
+        ticks.retain(in_range);
+        ticks
+    };
+    let mut ticks = ticks_with(multiples);
+    if ticks.len() < 3 && decades <= 1 {
+        // About one decade (100 to 450 ms): 1-2-5 leaves two labels; every digit reads.
+        ticks = ticks_with(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
     }
-    ticks.retain(in_range);
     if decades > target as i32 * 2 {
         // Too many decades: keep every other one.
         let stride = (decades as usize).div_ceil(target.max(1));
@@ -310,6 +323,15 @@ mod tests {
             "{t:?}"
         );
         assert!(Scale::Log.ticks(-1.0, 5.0, 6).is_empty());
+        // About one decade: more than the two 1-2-5 ticks.
+        assert_eq!(
+            Scale::Log.ticks(100.0, 450.0, 6),
+            [100.0, 200.0, 300.0, 400.0]
+        );
+        assert_eq!(
+            Scale::Log.ticks(0.6, 2.5, 6),
+            [0.6, 0.7, 0.8, 0.9, 1.0, 2.0]
+        );
     }
 
     #[test]

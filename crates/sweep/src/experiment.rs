@@ -163,6 +163,7 @@ pub fn open_experiment(
         );
     }
     if let Some(shard) = shard {
+        shard.claim_count(dir)?;
         let record = shard_record(dir, shard);
         let mut doc = match read_json(&record) {
             Ok(Value::Object(m)) => m,

@@ -7,8 +7,13 @@
 //! array.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+use llmsweep_core::layout::create_once;
+use llmsweep_core::record::read_json;
 
 /// Shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +71,14 @@ impl Shard {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>> {
         if let Some(text) = flag {
-            return Self::parse(text).map(Some);
+            let shard = Self::parse(text)?;
+            if let Some(n) = num_shards.filter(|n| *n != shard.count) {
+                bail!(
+                    "--shard {text} says {} shards but --num-shards says {n}: give one of them (--num-shards is for job arrays, where the index comes from the environment)",
+                    shard.count
+                );
+            }
+            return Ok(Some(shard));
         }
         let num = |name: &str| -> Result<Option<i64>> {
             env(name)
@@ -100,7 +112,14 @@ impl Shard {
             };
             return Self::new(as_u32(index)?, as_u32(count)?, "SLURM_ARRAY_TASK_ID").map(Some);
         }
-        if let (Some(idx), Some(n)) = (num("JOB_COMPLETION_INDEX")?, num_shards) {
+        if let Some(idx) = num("JOB_COMPLETION_INDEX")? {
+            // A Kubernetes Indexed Job tells each pod its index but not the number of
+            // completions: without --num-shards every pod would run the whole sweep.
+            let Some(n) = num_shards else {
+                bail!(
+                    "JOB_COMPLETION_INDEX={idx} is set (a pod of a Kubernetes Indexed Job) but --num-shards is not: pass --num-shards N, N being the Job's completions (as `llmsweep plan k8s` does), or unset JOB_COMPLETION_INDEX to run the whole sweep in this pod"
+                );
+            };
             let idx = u32::try_from(idx)
                 .map_err(|_| anyhow!("JOB_COMPLETION_INDEX={idx} is not a shard number"))?;
             return Self::new(idx, n, "JOB_COMPLETION_INDEX").map(Some);
@@ -111,6 +130,37 @@ impl Shard {
             );
         }
         Ok(None)
+    }
+
+    /// Record in experiment folder `dir` how many shards split it, or check that this
+    /// shard agrees with the record. The first shard to join creates the record, atomically
+    /// and once; a shard of another split (`--shard 2/3` joining shards of `K/2`) would run
+    /// combinations that another shard owns, at the same time, into the same folders — it
+    /// is refused, naming both counts.
+    pub fn claim_count(&self, dir: &Path) -> Result<()> {
+        let path = count_record(dir);
+        let doc = json!({"num_shards": self.count});
+        let created = create_once(&path, format!("{doc}\n").as_bytes())
+            .with_context(|| format!("cannot write '{}'", path.display()))?;
+        if created {
+            return Ok(());
+        }
+        let recorded = read_json(&path)?;
+        let Some(n) = recorded.get("num_shards").and_then(Value::as_u64) else {
+            bail!(
+                "'{}' does not hold the experiment's number of shards (\"num_shards\"); was it edited? It should read {doc}",
+                path.display()
+            );
+        };
+        if n != u64::from(self.count) {
+            bail!(
+                "shard {self} cannot join '{}': its first shard split it into {n} shards (recorded in '{}'), and this shard says {}. Shards of different splits would run the same combinations at once. Use --shard K/{n} (or --num-shards {n}), or start a new experiment with another -e/--experiment-name",
+                dir.display(),
+                path.display(),
+                self.count
+            );
+        }
+        Ok(())
     }
 
     /// This shard's `summary.csv`: `summary-shard-K.csv`.
@@ -125,6 +175,11 @@ impl Shard {
             None => format!("{name}-shard-{}", self.index),
         }
     }
+}
+
+/// Where an experiment folder records its number of shards.
+pub fn count_record(dir: &Path) -> PathBuf {
+    dir.join(".llmsweep").join("shards.json")
 }
 
 #[cfg(test)]
@@ -176,9 +231,12 @@ mod tests {
         assert_eq!(s, Some(Shard { index: 1, count: 4 }));
         let s = Shard::resolve(None, Some(5), env(&[("JOB_COMPLETION_INDEX", "4")])).unwrap();
         assert_eq!(s, Some(Shard { index: 4, count: 5 }));
-        assert_eq!(
-            Shard::resolve(None, None, env(&[("JOB_COMPLETION_INDEX", "4")])).unwrap(),
-            None
+        let e = Shard::resolve(None, None, env(&[("JOB_COMPLETION_INDEX", "4")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("JOB_COMPLETION_INDEX=4") && e.contains("--num-shards N"),
+            "{e}"
         );
         assert!(
             Shard::resolve(None, Some(2), env(&[]))
@@ -195,6 +253,50 @@ mod tests {
         ]);
         let s = Shard::resolve(None, Some(4), alone).unwrap();
         assert_eq!(s, Some(Shard { index: 3, count: 4 }));
+    }
+
+    #[test]
+    fn a_flag_and_num_shards_must_agree() {
+        let e = Shard::resolve(Some("1/3"), Some(4), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--shard 1/3") && e.contains("--num-shards says 4"),
+            "{e}"
+        );
+        assert_eq!(
+            Shard::resolve(Some("1/3"), Some(3), env(&[])).unwrap(),
+            Some(Shard { index: 1, count: 3 })
+        );
+    }
+
+    #[test]
+    fn the_first_shard_records_the_count_and_others_must_match() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("exp");
+        let s = |index, count| Shard { index, count };
+        s(0, 2).claim_count(&dir).unwrap();
+        s(1, 2).claim_count(&dir).unwrap();
+        s(0, 2).claim_count(&dir).unwrap();
+        let e = s(2, 3).claim_count(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("shard 2/3") && e.contains("into 2 shards") && e.contains("says 3"),
+            "{e}"
+        );
+        assert!(
+            e.contains("shards.json") && e.contains("--shard K/2"),
+            "{e}"
+        );
+        assert_eq!(
+            read_json(&count_record(&dir)).unwrap(),
+            json!({"num_shards": 2})
+        );
+        std::fs::write(count_record(&dir), "{}").unwrap();
+        let e = s(0, 2).claim_count(&dir).unwrap_err().to_string();
+        assert!(e.contains("num_shards") && e.contains("shards.json"), "{e}");
+        std::fs::write(count_record(&dir), "not json").unwrap();
+        let e = format!("{:#}", s(0, 2).claim_count(&dir).unwrap_err());
+        assert!(e.contains("shards.json"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,11 @@ use llmsweep_sweep::startup::bench::{BenchStartupOptions, run_bench_startup};
 pub struct Args {
     /// The server command, e.g. 'vllm serve meta-llama/Llama-3.1-8B-Instruct'. It answers
     /// where its --host/--port say (default localhost:8000) or at --server-url. Default: the
-    /// simulator, `llmsweep sim`; a simulator command without --port gets a free port.
+    /// simulator, `llmsweep sim`; a simulator command without --port gets a free port, and a
+    /// leading `llmsweep` not on PATH is this program. The default simulated model
+    /// (Llama-3.1-8B) takes about 100 s per cold start-up, so the default 3 cold + 1
+    /// warm-up + 3 warm start-ups take about 10 minutes; for a quick try, `--serve-cmd
+    /// 'llmsweep sim --profile tiny'` or `'llmsweep sim --startup-seconds 1'`.
     #[arg(long, value_name = "CMD")]
     pub serve_cmd: Option<String>,
     /// Where the server answers, e.g. http://127.0.0.1:8000, when its command's

@@ -1,6 +1,7 @@
 //! `llmsweep merge`: one experiment from the shards of a sweep — copy separate shard
 //! folders into the first, check they ran the same sweep, rebuild `summary.csv` (and the
-//! SLA answers), list what is missing or failed. Exit status 1 when something is.
+//! SLA answers), list what is missing or failed. Exit status 1 when something is, or when
+//! two folders hold different copies of one file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ pub struct Args {
     pub dirs: Vec<PathBuf>,
 }
 
-/// Merge, print the report; exit 1 when a combination is missing or failed.
+/// Merge, print the report; exit 1 when a combination is missing or failed, a file could
+/// not be read, or two folders hold different copies of a file.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = merge_experiments(&args.dirs)?;
     println!("{report}");

@@ -108,7 +108,8 @@ struct SlurmArgs {
     #[arg(long, value_name = "PATTERN")]
     log: Option<String>,
     /// A shell line to run before the sweep, e.g. 'module load cuda' or 'source
-    /// venv/bin/activate' (repeatable, in order).
+    /// venv/bin/activate' (repeatable, in order). Runs after the cd to --workdir, with
+    /// `set -u` off.
     #[arg(long, value_name = "LINE")]
     setup: Vec<String>,
 }

@@ -18,7 +18,9 @@ use llmsweep_core::pyfmt::py_str;
 
 pub use gather::{Experiment, gather};
 
-use crate::defaults::{default_figures, default_pareto, experiment_param_keys, varied_parameters};
+use crate::defaults::{
+    default_figures, default_pareto, experiment_param_keys, swept_parameters, varied_parameters,
+};
 use crate::error::PlotError;
 use html::{esc, script_code, script_json};
 
@@ -50,7 +52,7 @@ pub fn build_report(experiment_dir: &Path) -> Result<String, PlotError> {
 pub fn render_page(exp: &Experiment) -> String {
     let param_keys = experiment_param_keys(&exp.dir);
     let params = varied_parameters(&exp.table, param_keys.as_ref());
-    let inferred: Vec<(String, Vec<String>)> = params
+    let inferred: Vec<(String, Vec<String>)> = swept_parameters(&exp.table, param_keys.as_ref())
         .iter()
         .map(|k| {
             let mut values: Vec<String> = Vec::new();

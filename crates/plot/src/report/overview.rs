@@ -168,8 +168,9 @@ pub fn commands(exp: &Experiment, inferred_params: &[(String, Vec<String>)]) -> 
         None => {
             out.push_str(&absent(
                 "No experiment.json in this folder, so the commands and parameter files are \
-                 unknown. The parameters below are inferred from the runs: keys that are not \
-                 vLLM result keys and that vary between runs.",
+                 unknown. The parameters below are inferred from the runs: keys that vary \
+                 between runs and are named in the combination folders (as max_concurrency in \
+                 BENCH--max_concurrency=4) or are not vLLM result keys.",
             ));
         }
     }

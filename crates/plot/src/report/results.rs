@@ -226,6 +226,12 @@ pub fn charts_section(
                     p.skipped_no_users
                 ));
             }
+            if p.skipped_nan > 0 {
+                out.push_str(&format!(
+                    "<p class=\"note\">Left out {} runs whose output_throughput is NaN.</p>\n",
+                    p.skipped_nan
+                ));
+            }
         }
         None => out.push_str(&absent(
             "No Pareto chart: no run has output_throughput with a user count \

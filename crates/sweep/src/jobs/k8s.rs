@@ -2,11 +2,13 @@
 //! `completions` = N): pod K gets `JOB_COMPLETION_INDEX=K` and runs the sweep command with
 //! `--num-shards N`. Every pod mounts one shared volume (a PersistentVolumeClaim, or a
 //! host path shared by the nodes) where the experiment folder lies. The manifest is built
-//! as data and written by a YAML serializer: nothing is hand-quoted.
+//! as data and written by [`super::yaml`], which double-quotes every string so that no
+//! value (`yes`, `off`, `N`, `0x1F`, …) reads as a boolean or a number in Kubernetes'
+//! YAML 1.1 reader.
 
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
 
 use super::{JobSettings, Memory, NameRule, ShardedSweep, comment_block};
@@ -288,7 +290,7 @@ pub fn job_manifest(
             },
         },
     });
-    let yaml = serde_yaml_ng::to_string(&manifest).context("cannot write the manifest as YAML")?;
+    let yaml = super::yaml::to_string(&manifest);
     let n = job.num_shards;
     let file = opts
         .file_name

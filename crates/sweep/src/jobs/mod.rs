@@ -8,6 +8,7 @@
 
 pub mod k8s;
 pub mod slurm;
+mod yaml;
 
 use std::path::PathBuf;
 

@@ -33,7 +33,7 @@ pub struct SlurmOptions {
     /// `--workdir`: the shared folder the tasks `cd` into.
     pub workdir: Option<PathBuf>,
     /// `--setup`: shell lines run before the sweep (load modules, activate an
-    /// environment), in order.
+    /// environment), in order, after the `cd` to `workdir` and with `set -u` off.
     pub setup: Vec<String>,
     /// The script's file name, for the submit hint (`-o`).
     pub script_name: Option<String>,
@@ -216,12 +216,18 @@ pub fn sbatch_script(
     for (key, value) in &settings.env {
         s.push_str(&format!("export {key}={}\n", quote_arg(value)));
     }
-    for line in &opts.setup {
-        s.push_str(line);
-        s.push('\n');
-    }
     if let Some(w) = &opts.workdir {
         s.push_str(&format!("cd {}\n", quote_arg(&w.to_string_lossy())));
+    }
+    if !opts.setup.is_empty() {
+        // After the cd, so that a relative `source venv/bin/activate` means the working
+        // folder; without -u, which many module and conda activation scripts trip over.
+        s.push_str("set +u\n");
+        for line in &opts.setup {
+            s.push_str(line);
+            s.push('\n');
+        }
+        s.push_str("set -u\n");
     }
     // exec: scancel's SIGTERM reaches llmsweep itself, which stops its servers.
     s.push_str(&format!("exec {}\n", quote_cmd(&job.argv)));

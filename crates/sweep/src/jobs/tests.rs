@@ -240,7 +240,20 @@ fn the_sbatch_script() {
         text.contains("--dependency=afterany:$jobid --job-name=tp-sweep-merge --ntasks=1 --partition=gpu --account=ml --output=tp-sweep-merge-%j.out --wrap='cd '\"'\"'/shared/my sweeps'\"'\"' && llmsweep merge results/tp-sweep'"),
         "{text}"
     );
-    assert!(text.contains("export HF_HOME='/shared/hf cache'\nsource /shared/venv/bin/activate\ncd '/shared/my sweeps'\nexec llmsweep serve"));
+    // Setup lines run in the working folder, and not under `set -u`.
+    assert!(
+        text.contains("set -euo pipefail\nexport HF_HOME='/shared/hf cache'\ncd '/shared/my sweeps'\nset +u\nsource /shared/venv/bin/activate\nset -u\nexec llmsweep serve"),
+        "{text}"
+    );
+    let no_setup = SlurmOptions {
+        setup: vec![],
+        ..opts.clone()
+    };
+    let text = sbatch_script(&job, &full_settings(), &no_setup).unwrap();
+    assert!(
+        text.contains("cd '/shared/my sweeps'\nexec llmsweep serve") && !text.contains("set +u"),
+        "{text}"
+    );
     // The command line reads back, word for word, as the shell will split it.
     let exec = text.lines().find_map(|l| l.strip_prefix("exec ")).unwrap();
     assert_eq!(shlex::split(exec).unwrap(), job.argv);
@@ -491,4 +504,40 @@ fn results_must_land_on_the_shared_volume() {
     ] {
         assert!(job_manifest(&job, &settings(), &bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn yaml_1_1_words_in_env_and_node_selector_stay_strings() {
+    // Kubernetes reads `value: yes` as a boolean and rejects the EnvVar; every such value
+    // must be quoted.
+    let words_1_1 = [
+        "yes", "off", "y", "N", "Yes", "null", "~", "0x1F", "12:30", "#x",
+    ];
+    let env: Vec<(String, String)> = words_1_1
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("V{i}"), v.to_string()))
+        .collect();
+    let settings = JobSettings { env, ..settings() };
+    let opts = K8sOptions {
+        node_selector: vec![("gpu".into(), "yes".into()), ("on".into(), "off".into())],
+        ..k8s_options()
+    };
+    let job = shard_sweep(&tricky(), &settings, NameRule::Kubernetes, true).unwrap();
+    let text = job_manifest(&job, &settings, &opts).unwrap();
+    for v in words_1_1 {
+        assert!(
+            text.contains(&format!("value: {}\n", Value::from(v))),
+            "{v} unquoted in\n{text}"
+        );
+    }
+    assert!(text.contains("gpu: \"yes\"\n"), "{text}");
+    assert!(text.contains("\"on\": \"off\"\n"), "{text}");
+    let m = parse_yaml(&text);
+    let c = &m["spec"]["template"]["spec"]["containers"][0];
+    for (i, v) in words_1_1.iter().enumerate() {
+        assert_eq!(c["env"][i]["value"], *v);
+    }
+    assert_eq!(m["spec"]["template"]["spec"]["nodeSelector"]["on"], "off");
+    assert_eq!(m["spec"]["completions"], 4);
 }

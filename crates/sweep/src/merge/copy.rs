@@ -53,6 +53,10 @@ pub(super) fn role(rel: &Path) -> Role {
     } else if in_records && name.starts_with("servers") {
         // Process groups of servers running on the machine of that shard.
         Role::Local
+    } else if in_records && name == "shards.json" {
+        // How the source folder was split: separate folders may have been split differently,
+        // and the merged folder is not split at all.
+        Role::Local
     } else if (at_root && DERIVED_AT_ROOT.contains(&name.as_str()))
         || rel.extension().is_some_and(|e| {
             DERIVED_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str())
@@ -157,6 +161,7 @@ mod tests {
             (".llmsweep/shard-2.json", Role::Copy),
             (".llmsweep/servers-shard-2", Role::Local),
             (".llmsweep/servers", Role::Local),
+            (".llmsweep/shards.json", Role::Local),
             ("SERVE--a=1/.run=0.json.x1y2.tmp", Role::Local),
         ] {
             assert_eq!(role(Path::new(path)), expected, "{path}");

@@ -15,6 +15,16 @@
 //!
 //! A folder without `experiment.json` (made by vLLM's own sweep) merges alone: its
 //! `summary.csv` is rebuilt from the `summary.json` files found, in path order.
+//!
+//! A file present in two folders with different contents is a conflict: the target's copy
+//! is kept and the merge is not complete (exit status 1), since one of the two results is
+//! then silently lost. Byte-identical files are not conflicts.
+//!
+//! A shard whose runs all failed writes no `summary-shard-K.csv`, as a sweep whose runs all
+//! failed writes no `summary.csv`: a CSV's columns come from its runs' metrics, and there
+//! are none. Nothing is lost: the merge never reads the shard CSVs (it rebuilds
+//! `summary.csv` from every `summary.json`) and lists that shard's failures with their
+//! messages from the `*failure.json` files.
 
 mod copy;
 mod expected;
@@ -53,7 +63,7 @@ pub struct Missing {
 pub struct FailureNote {
     /// The file, relative to the experiment.
     pub file: PathBuf,
-    /// Its error type and the first line of its message.
+    /// Its error type and its message, every line of it.
     pub message: String,
 }
 
@@ -95,9 +105,18 @@ pub struct MergeReport {
 }
 
 impl MergeReport {
-    /// Every planned combination complete, nothing failed, every file read.
+    /// Every planned combination complete, nothing failed, every file read, and no file
+    /// in conflict between the folders.
     pub fn is_complete(&self) -> bool {
-        self.missing.is_empty() && self.failed.is_empty() && self.problems.is_empty()
+        self.missing.is_empty()
+            && self.failed.is_empty()
+            && self.problems.is_empty()
+            && self.conflicts() == 0
+    }
+
+    /// Files present in two folders with different contents, over every folder copied.
+    pub fn conflicts(&self) -> usize {
+        self.copies.iter().map(|c| c.conflicts.len()).sum()
     }
 }
 
@@ -301,17 +320,13 @@ fn collect_failure_files(dir: &Path, target: &Path, out: &mut Vec<PathBuf>) -> R
     Ok(())
 }
 
-/// A failure file's error type and the first line of its message.
+/// A failure file's error type and its whole message (the cause is often on its last
+/// lines: the tail of a server's log).
 fn failure_message(path: &Path) -> String {
     match read_json(path) {
         Ok(doc) => {
             let kind = doc["error_type"].as_str().unwrap_or("failure");
-            let text = doc["error"]
-                .as_str()
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("");
+            let text = doc["error"].as_str().unwrap_or("").trim_end();
             format!("{kind}: {text}")
         }
         Err(e) => format!("unreadable: {e}"),

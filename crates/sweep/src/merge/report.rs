@@ -8,6 +8,40 @@ use super::MergeReport;
 /// At most this many conflicts are listed per folder; the rest are counted.
 const CONFLICTS_SHOWN: usize = 20;
 
+/// At most this many lines of a failure's message are shown: its first and its last ones
+/// (where a log's tail ends with the cause); the file holds them all.
+const MESSAGE_LINES: usize = 20;
+const MESSAGE_HEAD: usize = 5;
+
+/// A failure's message under its file name: the first line after `lead`, the others
+/// indented below it, long messages cut in the middle.
+fn write_message(f: &mut fmt::Formatter<'_>, lead: &str, message: &str) -> fmt::Result {
+    let lines: Vec<&str> = message.lines().collect();
+    let indent = " ".repeat(8);
+    let first = lines.first().copied().unwrap_or("");
+    writeln!(f, "{lead}{first}")?;
+    let rest = lines.get(1..).unwrap_or(&[]);
+    if lines.len() <= MESSAGE_LINES {
+        for l in rest {
+            writeln!(f, "{indent}{l}")?;
+        }
+        return Ok(());
+    }
+    let tail = MESSAGE_LINES - MESSAGE_HEAD;
+    for l in &rest[..MESSAGE_HEAD - 1] {
+        writeln!(f, "{indent}{l}")?;
+    }
+    writeln!(
+        f,
+        "{indent}… {} lines left out (the file holds them all) …",
+        lines.len() - MESSAGE_HEAD - tail
+    )?;
+    for l in &lines[lines.len() - tail..] {
+        writeln!(f, "{indent}{l}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for MergeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = self.target.display();
@@ -64,7 +98,11 @@ impl fmt::Display for MergeReport {
             for failed in &self.failed {
                 writeln!(f, "  - {}", failed.name)?;
                 for note in &failed.notes {
-                    writeln!(f, "      {}: {}", note.file.display(), note.message)?;
+                    write_message(
+                        f,
+                        &format!("      {}: ", note.file.display()),
+                        &note.message,
+                    )?;
                 }
             }
         }
@@ -97,16 +135,36 @@ impl fmt::Display for MergeReport {
             )?;
         }
         if self.is_complete() {
-            write!(
-                f,
-                "Complete. Plot it with `llmsweep plot {target}`, or `llmsweep report {target}`."
-            )
-        } else {
-            write!(
-                f,
-                "Incomplete. Run the shards again (they resume where they stopped), then merge again."
-            )
+            return if self.kind.as_deref() == Some("startup") {
+                // Start-up times have no throughput or latency curves to plot.
+                write!(f, "Complete. See it with `llmsweep report {target}`.")
+            } else {
+                write!(
+                    f,
+                    "Complete. Plot it with `llmsweep plot {target}`, or `llmsweep report {target}`."
+                )
+            };
         }
+        let mut verdict = Vec::new();
+        if !self.missing.is_empty() || !self.failed.is_empty() {
+            verdict.push(
+                "Incomplete. Run the shards again (they resume where they stopped), then merge again."
+                    .to_string(),
+            );
+        }
+        let conflicts = self.conflicts();
+        if conflicts > 0 {
+            verdict.push(format!(
+                "Not merged cleanly: {conflicts} files differ between the folders and only the copies in {target} were kept. The same combinations ran in more than one folder; compare the files listed, keep the results you want in {target}, and merge again."
+            ));
+        }
+        if !self.problems.is_empty() {
+            verdict.push(format!(
+                "Incomplete: {} problems above; the files named were left out.",
+                self.problems.len()
+            ));
+        }
+        write!(f, "{}", verdict.join("\n"))
     }
 }
 
@@ -164,6 +222,56 @@ mod tests {
         done.missing.clear();
         done.failed.clear();
         done.complete = 4;
-        assert!(done.to_string().ends_with("`llmsweep report /r/e`."));
+        // A conflict is not a clean merge.
+        assert!(!done.is_complete());
+        let text = done.to_string();
+        assert!(!text.contains("Complete"), "{text}");
+        assert!(
+            text.ends_with(
+                "Not merged cleanly: 1 files differ between the folders and only the copies in /r/e were kept. The same combinations ran in more than one folder; compare the files listed, keep the results you want in /r/e, and merge again."
+            ),
+            "{text}"
+        );
+        done.copies[0].conflicts.clear();
+        assert!(done.is_complete());
+        assert!(
+            done.to_string().ends_with(
+                "Complete. Plot it with `llmsweep plot /r/e`, or `llmsweep report /r/e`."
+            )
+        );
+        done.kind = Some("startup".into());
+        let text = done.to_string();
+        assert!(text.ends_with("Complete. See it with `llmsweep report /r/e`."));
+        assert!(!text.contains("llmsweep plot"), "{text}");
+    }
+
+    #[test]
+    fn failure_messages_are_shown_whole_and_indented() {
+        let mut r = report();
+        r.failed[0].notes[0].message =
+            "ServerFailed: the server exited; last lines of its log x.log:\nINFO starting\nerror: --strict: no effect: --bogus-flag".into();
+        let text = r.to_string();
+        assert!(
+            text.contains(
+                "      SERVE--a=3/run=0.failure.json: ServerFailed: the server exited; last lines of its log x.log:\n        INFO starting\n        error: --strict: no effect: --bogus-flag\n"
+            ),
+            "{text}"
+        );
+        // A long message keeps its first and last lines.
+        let long: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
+        r.failed[0].notes[0].message = long.join("\n");
+        let text = r.to_string();
+        assert!(
+            text.contains("failure.json: line 0\n        line 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("        line 4\n        … 30 lines left out"),
+            "{text}"
+        );
+        assert!(text.contains("        line 35\n"), "{text}");
+        assert!(!text.contains("line 34\n"), "{text}");
+        assert!(text.contains("        line 49\n"), "{text}");
+        assert_eq!(text.matches("        line ").count(), 19);
     }
 }

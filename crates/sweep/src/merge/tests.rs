@@ -122,7 +122,8 @@ fn missing_and_failed_combinations_and_where_their_messages_are() {
         [
             (
                 "SERVE--a=2".to_string(),
-                vec!["SERVE--a=2/run=0.failure.json: BenchmarkFailed: exit 1".to_string()]
+                // The whole message: its cause may be on a later line.
+                vec!["SERVE--a=2/run=0.failure.json: BenchmarkFailed: exit 1\nmore".to_string()]
             ),
             (
                 "SERVE--a=3".to_string(),

@@ -121,6 +121,38 @@ pub fn resolve_server(
     Ok(ResolvedServer { argv, base, note })
 }
 
+/// A command starting with a bare `llmsweep` that `PATH` (here `path`) does not hold
+/// runs this very program (`exe`), as the default command does: `--serve-cmd "llmsweep
+/// sim …"` works from a build folder too.
+fn own_program(argv: &mut [String], exe: &Path, path: Option<&std::ffi::OsStr>) {
+    let Some(first) = argv.first_mut() else {
+        return;
+    };
+    if first != "llmsweep" {
+        return;
+    }
+    let on_path = path.is_some_and(|p| {
+        std::env::split_paths(p).any(|dir| {
+            let candidate = dir.join("llmsweep");
+            candidate.is_file() && is_executable(&candidate)
+        })
+    });
+    if !on_path {
+        *first = exe.to_string_lossy().into_owned();
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    true
+}
+
 /// The start of a cold start's cache folder name in the temporary folder; the pid of the
 /// process that made it follows.
 const COLD_CACHE_PREFIX: &str = "llmsweep_startup_cold_";
@@ -189,12 +221,17 @@ pub fn run_bench_startup(opts: BenchStartupOptions) -> Result<BenchStartupReport
     if opts.ready_timeout_s == 0 {
         bail!("--ready-timeout must be at least 1 second");
     }
-    let server = resolve_server(
+    let mut server = resolve_server(
         opts.serve_cmd.as_deref(),
         opts.server_url.as_deref(),
         &opts.exe,
         free_port,
     )?;
+    own_program(
+        &mut server.argv,
+        &opts.exe,
+        std::env::var_os("PATH").as_deref(),
+    );
     let cold_cmd = opts
         .cold_cmd
         .as_deref()
@@ -417,6 +454,40 @@ mod tests {
         // A host of its own is kept.
         let s = resolve_server(Some("llmsweep sim --host ::1"), None, &exe(), || Ok(7)).unwrap();
         assert_eq!(s.base.to_string(), "http://[::1]:7");
+    }
+
+    #[test]
+    fn a_bare_llmsweep_off_path_is_this_program() {
+        let t = tempfile::tempdir().unwrap();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let empty = t.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let mut argv = words(&["llmsweep", "sim", "--port", "1"]);
+        own_program(&mut argv, &exe(), Some(empty.as_os_str()));
+        assert_eq!(argv, ["/opt/bin/llmsweep", "sim", "--port", "1"]);
+        let mut argv = words(&["llmsweep", "sim"]);
+        own_program(&mut argv, &exe(), None);
+        assert_eq!(argv[0], "/opt/bin/llmsweep");
+        // On PATH (an executable file): kept, PATH decides.
+        let bin = t.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("llmsweep"), "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(bin.join("llmsweep"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let path = std::env::join_paths([empty.clone(), bin.clone()]).unwrap();
+        let mut argv = words(&["llmsweep", "sim"]);
+        own_program(&mut argv, &exe(), Some(&path));
+        assert_eq!(argv[0], "llmsweep");
+        // Other programs and paths are left alone.
+        for first in ["vllm", "./llmsweep", "/usr/bin/llmsweep"] {
+            let mut argv = words(&[first, "serve"]);
+            own_program(&mut argv, &exe(), Some(empty.as_os_str()));
+            assert_eq!(argv[0], first);
+        }
     }
 
     #[test]

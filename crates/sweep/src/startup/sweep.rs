@@ -318,14 +318,17 @@ fn print_dry_run(prepared: &Prepared) -> Result<()> {
     Ok(())
 }
 
-/// Runs of a combination still to do.
+/// Runs of a combination still to do: each run file is checked, as vLLM's startup sweep
+/// does, so that a run file deleted after the summary was written is run again.
 fn pending(comb: &Combination, num_runs: u32) -> u64 {
-    if summary_path(&comb.dir).exists() {
-        return 0;
-    }
     (0..num_runs)
         .filter(|r| existing_result(&comb.dir.join(run_file_name(*r))).is_none())
         .count() as u64
+}
+
+/// The runs of a finished combination: its `summary.json`, if every run file is there too.
+fn finished_runs(comb: &Combination, num_runs: u32) -> Option<Vec<Record>> {
+    completed_runs(&comb.dir).filter(|_| pending(comb, num_runs) == 0)
 }
 
 fn execute(prepared: &Prepared) -> Result<StartupSweepOutcome> {
@@ -347,7 +350,7 @@ fn execute(prepared: &Prepared) -> Result<StartupSweepOutcome> {
     for (i, comb) in prepared.combinations.iter().enumerate() {
         let name = display_name(&comb.dir);
         let label = format!("[{}/{}] {name}", i + 1, prepared.combinations.len());
-        if let Some(records) = completed_runs(&comb.dir) {
+        if let Some(records) = finished_runs(comb, num_runs) {
             ui.line(&format!("{label}: done earlier"));
             all_records.extend(records.iter().cloned());
             rows.push(StartupRow { name, records });
@@ -523,6 +526,31 @@ pub fn startup_table(rows: &[StartupRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deleted_run_file_is_pending_though_the_summary_exists() {
+        let t = tempfile::tempdir().unwrap();
+        let comb = Combination {
+            serve_index: 0,
+            serve: llmsweep_core::params::ParamItem::default(),
+            startup: llmsweep_core::params::ParamItem::default(),
+            dir: t.path().join("STARTUP--a=1"),
+        };
+        std::fs::create_dir_all(&comb.dir).unwrap();
+        for r in 0..2 {
+            std::fs::write(comb.dir.join(run_file_name(r)), "{\"run_number\": 0}").unwrap();
+        }
+        std::fs::write(summary_path(&comb.dir), "[{}, {}]").unwrap();
+        assert_eq!(pending(&comb, 2), 0);
+        assert_eq!(finished_runs(&comb, 2).map(|r| r.len()), Some(2));
+        std::fs::remove_file(comb.dir.join(run_file_name(0))).unwrap();
+        assert_eq!(pending(&comb, 2), 1);
+        assert!(finished_runs(&comb, 2).is_none());
+        // More runs asked for than done: the summary does not end the combination.
+        std::fs::write(comb.dir.join(run_file_name(0)), "{}").unwrap();
+        assert_eq!(pending(&comb, 3), 1);
+        assert!(finished_runs(&comb, 3).is_none());
+    }
 
     #[test]
     fn the_table_shows_means_over_runs() {
