@@ -85,6 +85,29 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
         "{} runs for {steps} steps",
         f.event_lines("bench").len()
     );
+    // The final count is of distinct runs: each benchmark run once (the rows of
+    // summary.csv), fewer than the searches' own counts, which include shared runs.
+    let summary_rows = std::fs::read_to_string(f.exp().join("summary.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(summary_rows, f.event_lines("bench").len());
+    let per_search: u64 = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["runs"].as_u64().unwrap())
+        .sum();
+    assert!(
+        (summary_rows as u64) < per_search,
+        "{summary_rows} vs {per_search}"
+    );
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("Benchmark runs: {summary_rows} distinct")),
+        "{out}"
+    );
     let csv = std::fs::read_to_string(f.exp().join("sla_results.csv")).unwrap();
     assert!(
         csv.lines()
@@ -140,6 +163,13 @@ fn max_concurrency_search_finds_each_boundary_and_shares_runs() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(f.event_lines("start").len(), starts);
     assert_eq!(read_json(&f.exp().join("sla_results.json")), results);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!(
+            "Benchmark runs: {summary_rows} distinct (a run shared by several criteria sets counts once"
+        )) && out.contains(&format!("0 measured now, {summary_rows} reused")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -8,8 +8,13 @@
 //!
 //! - the largest value is a real one (the dataset size for `max_concurrency`, "inf" for
 //!   `request_rate`, whose measured throughput then places it on the axis), not 65536;
-//! - a guard against regula-falsi stagnation: after two steps that moved the same end of
-//!   the bracket, the next value bisects it;
+//! - guards against regula-falsi stagnation: while measurements keep landing on the same
+//!   side, the far end's margin is halved in the interpolation (the Illinois method), and
+//!   after `BISECT_AFTER` of them in a row the next value bisects the bracket;
+//! - the infinite load's stand-in position leaves the interpolation once a finite load
+//!   has failed;
+//! - for `request_rate`, a root estimate within the tolerance of an end is turned into the
+//!   value that closes the bracket if the estimate is right;
 //! - with a hint (the previous serve combination's answer) the bracket is grown around the
 //!   hint instead of starting from the extremes;
 //! - `request_rate` is a real number, searched to a relative tolerance.
@@ -61,6 +66,9 @@ pub struct Answer {
     /// The bracket did not close (too many steps, or non-monotone measurements).
     pub unconverged: bool,
 }
+
+/// Measurements in a row on the same side of the root after which the next value bisects.
+const BISECT_AFTER: usize = 4;
 
 /// Most measurements one search takes before it stops with what it has.
 pub const MAX_STEPS: usize = 40;
@@ -213,22 +221,17 @@ impl Search {
         }
     }
 
-    /// The value to test inside the bracket `(lo, hi)`: the PCHIP root of margin against
-    /// value, or the middle after two steps that moved the same end.
+    /// The value to test inside the bracket `(lo, hi)`: the PCHIP root `r`, or the middle
+    /// after `BISECT_AFTER` measurements in a row on the same side.
+    ///
+    /// For whole numbers, `r` rounded (kept inside the bracket; a value measured already
+    /// gives way to the nearest one not measured). For real numbers, `r` itself, unless
+    /// `r` lies within the tolerance of an end: then the value just under one tolerance
+    /// away from that end, whose expected verdict (fail above the low end, pass below the
+    /// high end) closes the bracket at once.
     fn candidate(&self, lo: f64, hi: f64) -> f64 {
         let mid = 0.5 * (lo + hi);
-        // Two steps in a row that moved the same end of the bracket: interpolation is
-        // creeping (a curved margin); bisect once.
-        let stagnating = {
-            let n = self.probes.len();
-            n >= 4
-                && self.probes[n - 1].pass == self.probes[n - 2].pass
-                && (self.probes[n - 1].x - lo)
-                    .abs()
-                    .min((self.probes[n - 1].x - hi).abs())
-                    == 0.0
-        };
-        let target = if stagnating {
+        let target = if self.stagnating() {
             mid
         } else {
             self.interpolated_root(lo, hi).unwrap_or(mid)
@@ -240,7 +243,7 @@ impl Search {
                 if !self.measured(c) {
                     return c;
                 }
-                // The rounded root was measured already: the nearest value not measured.
+                // Already measured: the nearest value not measured.
                 (1..)
                     .map(f64::from)
                     .flat_map(|d| [c + d, c - d])
@@ -249,9 +252,19 @@ impl Search {
                     .unwrap_or(c)
             }
             Domain::Real { rel_tol } => {
-                // Keep clear of the bracket's ends, so that each step shrinks it.
-                let guard = (hi - lo) * 0.05;
-                let c = round_sig(target.clamp(lo + guard, hi - guard), 4);
+                let c = if target <= lo * (1.0 + rel_tol) {
+                    // A failure here closes the bracket.
+                    closing_value(lo * (1.0 + 0.9 * rel_tol), |v| {
+                        v > lo && v - lo <= rel_tol * lo
+                    })
+                } else if hi - target <= rel_tol * target {
+                    // A pass here closes the bracket.
+                    closing_value(hi / (1.0 + 0.9 * rel_tol), |v| {
+                        v < hi && hi - v <= rel_tol * v
+                    })
+                } else {
+                    closing_value(target, |v| v > lo && v < hi)
+                };
                 if c > lo && c < hi && !self.measured(c) {
                     c
                 } else {
@@ -266,15 +279,47 @@ impl Search {
         }
     }
 
-    /// The root of the PCHIP through (value, squashed margin). Margins past a knee grow by
-    /// orders of magnitude (queueing); `sign(m)·ln(1 + |m|)` keeps the same root while
-    /// stopping one huge failure from pulling every guess towards the passing end.
+    /// The last safeguard: `BISECT_AFTER` measurements in a row landed on the same side
+    /// although the damped interpolation (see `interpolated_root`) aimed at the root, so
+    /// the margins are not what the interpolation assumes (a step, noise); bisect.
+    fn stagnating(&self) -> bool {
+        self.same_side_run() >= BISECT_AFTER
+    }
+
+    /// The root of the PCHIP through (value, margin). For `request_rate` the margins are
+    /// squashed first: past capacity an open-loop queue grows without bound and margins by
+    /// orders of magnitude, and `sign(m)·ln(1 + |m|)` keeps the same root while stopping one
+    /// huge failure from pulling every guess towards the passing end. Under a concurrency
+    /// limit latency grows about linearly past saturation (Little's law), so raw margins
+    /// interpolate best there (a linear margin is then found in four measurements).
     fn interpolated_root(&self, lo: f64, hi: f64) -> Option<f64> {
-        let squash = |m: f64| m.signum() * m.abs().ln_1p();
+        let squash = |m: f64| match self.domain {
+            Domain::Integer => m,
+            Domain::Real { .. } => m.signum() * m.abs().ln_1p(),
+        };
+        // Illinois' safeguard against regula-falsi creep: while the latest measurements all
+        // land on one side, the far end of the bracket keeps its old margin and drags every
+        // estimate towards it; halve that end's margin once per repeat.
+        let run = self.same_side_run();
+        let damp = if run >= 2 {
+            0.5_f64.powi(run as i32 - 1)
+        } else {
+            1.0
+        };
+        let stale = match self.probes.last() {
+            Some(p) if p.pass => hi,
+            _ => lo,
+        };
+        // Once a finite load failed, the infinite one's stand-in position says nothing more.
+        let finite_fail = self.probes.iter().any(|p| !p.pass && p.value.is_finite());
         let mut pts: Vec<(f64, f64)> = self
             .probes
             .iter()
-            .map(|p| (p.x, squash(p.margin)))
+            .filter(|p| p.value.is_finite() || !finite_fail)
+            .map(|p| {
+                let m = squash(p.margin);
+                (p.x, if p.x == stale { m * damp } else { m })
+            })
             .filter(|(x, m)| x.is_finite() && m.is_finite())
             .collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -283,12 +328,35 @@ impl Search {
         Pchip::new(&x, &y)?.root_in(lo, hi)
     }
 
+    /// How many of the latest measurements landed on the same side (all passed or all
+    /// failed), not counting the first two (the ends of the range).
+    fn same_side_run(&self) -> usize {
+        let inner = &self.probes[self.probes.len().min(2)..];
+        match inner.last() {
+            None => 0,
+            Some(last) => inner
+                .iter()
+                .rev()
+                .take_while(|p| p.pass == last.pass)
+                .count(),
+        }
+    }
+
     fn round(&self, v: f64) -> f64 {
         match self.domain {
             Domain::Integer => v.round(),
             Domain::Real { .. } => round_sig(v, 4),
         }
     }
+}
+
+/// `target` rounded to the fewest significant digits (at least 4, readable in folder
+/// names) that still satisfy `ok`; `target` itself if none does.
+fn closing_value(target: f64, ok: impl Fn(f64) -> bool) -> f64 {
+    (4..=12)
+        .map(|d| round_sig(target, d))
+        .find(|v| ok(*v))
+        .unwrap_or(target)
 }
 
 /// Round to `digits` significant digits (values shown in folder names stay readable).

@@ -2,11 +2,17 @@ use super::*;
 
 /// Drive a search with a margin function; returns the answer and the number of
 /// measurements.
+/// Every value asked for after the first pass and the first failure lies strictly inside
+/// the bracket they and later measurements make (the search keeps its bracket).
 fn drive(mut s: Search, margin: impl Fn(f64) -> f64, throughput_at_inf: f64) -> (Answer, usize) {
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
     loop {
         match s.next() {
             Step::Done(a) => return (a, s.steps()),
             Step::Measure(v) => {
+                if lo.is_finite() && hi.is_finite() && v.is_finite() {
+                    assert!(lo < v && v < hi, "{v} outside the bracket ({lo}, {hi})");
+                }
                 let m = margin(if v.is_finite() { v } else { 1e9 });
                 s.record(
                     v,
@@ -14,6 +20,11 @@ fn drive(mut s: Search, margin: impl Fn(f64) -> f64, throughput_at_inf: f64) -> 
                     m <= 0.0,
                     (!v.is_finite()).then_some(throughput_at_inf),
                 );
+                if v.is_finite() && m <= 0.0 {
+                    lo = lo.max(v);
+                } else if v.is_finite() && lo.is_finite() {
+                    hi = hi.min(v);
+                }
             }
         }
     }
@@ -231,4 +242,161 @@ fn a_finite_failure_is_found_past_the_saturation_throughput() {
     let v = answer.value.unwrap();
     assert!((49.5..=50.0).contains(&v), "{v} after {seen:?}");
     assert!(!answer.unconverged, "{seen:?}");
+}
+
+/// A margin function.
+type Margin = Box<dyn Fn(f64) -> f64>;
+/// A named family of margin functions.
+type Family = (&'static str, Vec<Margin>);
+
+/// The synthetic margin cases of the step-count table in docs/ARCHITECTURE.md: each a
+/// family of (name, margin) over `max_concurrency` in 1..=1000.
+fn integer_cases() -> Vec<Family> {
+    let rel = |lat: f64, target: f64| (lat - target) / target;
+    let mut out: Vec<Family> = Vec::new();
+    out.push((
+        "linear",
+        [333.0, 777.0, 2222.0, 4111.0]
+            .into_iter()
+            .map(|t| Box::new(move |c: f64| rel(100.0 + 5.0 * c, t)) as Margin)
+            .collect(),
+    ));
+    out.push((
+        "convex (flat, then a knee)",
+        [4.0, 10.0, 30.0, 100.0, 300.0]
+            .into_iter()
+            .flat_map(|k| [300.0, 800.0, 2000.0].map(move |t| (k, t)))
+            .map(|(k, t)| Box::new(latency_margin(k, t)) as Margin)
+            .collect(),
+    ));
+    out.push((
+        "concave (square root)",
+        [300.0, 800.0, 1500.0, 2500.0]
+            .into_iter()
+            .map(|t| Box::new(move |c: f64| rel(80.0 * c.sqrt(), t)) as Margin)
+            .collect(),
+    ));
+    out.push((
+        "step",
+        [7.0, 50.0, 333.0, 901.0]
+            .into_iter()
+            .map(|s| Box::new(move |c: f64| if c < s { -0.3 } else { 0.3 }) as Margin)
+            .collect(),
+    ));
+    out.push((
+        "noisy (knee ±8%)",
+        [300.0, 700.0, 1500.0]
+            .into_iter()
+            .flat_map(|t| [10.0, 40.0, 150.0].map(move |k| (k, t)))
+            .map(|(k, t)| {
+                let base = latency_margin(k, t);
+                Box::new(move |c: f64| base(c) + 0.08 * ((c * 12.9898).sin() * 43758.5453).fract())
+                    as Margin
+            })
+            .collect(),
+    ));
+    out
+}
+
+/// Steps per case family: ours, and vLLM's algorithm over 1..=65536.
+fn integer_table() -> Vec<(&'static str, usize, usize, usize)> {
+    integer_cases()
+        .into_iter()
+        .map(|(name, fs)| {
+            let n = fs.len();
+            let (mut ours, mut theirs) = (0, 0);
+            for f in &fs {
+                let (a, s) = drive(Search::new(Domain::Integer, 1.0, 1000.0, None), f, 0.0);
+                assert!(s <= MAX_STEPS, "{name}: {s} steps");
+                let v = a.value.expect("a value passes");
+                assert!(f(v) <= 0.0, "{name}: the answer {v} passed when measured");
+                let (vllm_value, vllm_steps) = vllm_search(f);
+                if !name.starts_with("noisy") {
+                    // Monotone: the largest passing value, the one vLLM finds too.
+                    assert!(f(v + 1.0) > 0.0 && !a.unconverged, "{name}: {v}");
+                    if let Some(y) = vllm_value.filter(|y| *y < 1000.0) {
+                        assert_eq!(v, y, "{name}: vLLM's answer");
+                    }
+                }
+                ours += s;
+                theirs += vllm_steps;
+            }
+            (name, n, ours, theirs)
+        })
+        .collect()
+}
+
+/// Steps of `request_rate` searches (1..inf, 1% tolerance) per family.
+fn real_table() -> Vec<(&'static str, usize, usize)> {
+    let rel = |lat: f64, target: f64| (lat - target) / target;
+    let fam: Vec<Family> = vec![
+        (
+            "linear",
+            [333.0, 777.0, 2222.0]
+                .into_iter()
+                .map(|t| Box::new(move |r: f64| rel(100.0 + 5.0 * r.min(1e6), t)) as Margin)
+                .collect(),
+        ),
+        (
+            "convex (queueing, 20 req/s)",
+            [150.0, 400.0, 1200.0]
+                .into_iter()
+                .map(|t| {
+                    Box::new(move |r: f64| rel(50.0 / (1.0 - (r / 20.0).min(0.999)), t)) as Margin
+                })
+                .collect(),
+        ),
+        (
+            "step",
+            [3.3, 17.7, 61.0]
+                .into_iter()
+                .map(|s| Box::new(move |r: f64| if r < s { -0.3 } else { 0.3 }) as Margin)
+                .collect(),
+        ),
+    ];
+    fam.into_iter()
+        .map(|(name, fs)| {
+            let n = fs.len();
+            let mut steps = 0;
+            for f in &fs {
+                let (a, s) = drive(
+                    Search::new(Domain::Real { rel_tol: 0.01 }, 1.0, f64::INFINITY, None),
+                    f,
+                    20.0,
+                );
+                assert!(!a.unconverged, "{name}");
+                let v = a.value.expect("a value passes");
+                // The largest passing value, to the tolerance.
+                assert!(f(v) <= 0.0 && f(v * 1.01) > 0.0, "{name}: {v}");
+                steps += s;
+            }
+            (name, n, steps)
+        })
+        .collect()
+}
+
+/// The step counts of docs/ARCHITECTURE.md's table. A change to the search that costs
+/// measurements fails here; one that saves some must update the table.
+#[test]
+fn step_count_table() {
+    let ints = integer_table();
+    let reals = real_table();
+    for (name, n, ours, theirs) in &ints {
+        eprintln!("max_concurrency {name:28} cases {n:2}  ours {ours:3}  vLLM {theirs:3}");
+    }
+    for (name, n, ours) in &reals {
+        eprintln!("request_rate    {name:28} cases {n:2}  ours {ours:3}");
+    }
+    let got: Vec<usize> = ints
+        .iter()
+        .map(|t| t.2)
+        .chain(reals.iter().map(|t| t.2))
+        .collect();
+    assert_eq!(
+        got,
+        [16, 117, 27, 45, 77, 30, 30, 36],
+        "update docs/ARCHITECTURE.md"
+    );
+    let vllm: Vec<usize> = ints.iter().map(|t| t.3).collect();
+    assert_eq!(vllm, [16, 226, 86, 62, 83]);
 }

@@ -54,6 +54,7 @@ fn runs_at(
         ctx.opts.variable.text(v),
         runs
     ));
+    let before = completed_runs(&at.dir).map_or(0, |r| r.len());
     let outcome = run_combination(
         server,
         &ctx.settings,
@@ -63,6 +64,8 @@ fn runs_at(
         ctx.prepared.opts.warmup_num_prompts,
         ctx.ui,
     )?;
+    ctx.measured
+        .set(ctx.measured.get() + outcome.records.len().saturating_sub(before));
     if outcome.records.is_empty() {
         return Err(RunError::Failed(Failure {
             error_type: "NoSuccessfulRun",

@@ -121,6 +121,8 @@ struct Ctx<'a> {
     settings: BenchSettings,
     max_runs: u32,
     ui: &'a Ui,
+    /// Benchmark runs measured by this invocation (not read back from disk).
+    measured: std::cell::Cell<usize>,
 }
 
 /// Run `llmsweep serve-sla`.
@@ -197,6 +199,7 @@ fn execute(
         },
         max_runs,
         ui: &ui,
+        measured: std::cell::Cell::new(0),
     };
     // Keyed by serve index: a shard's plan holds only some servers.
     let needs: std::collections::HashSet<usize> = plan
@@ -303,13 +306,14 @@ fn execute(
     write_results(prepared, &ordered)?;
     let all_runs = all_value_runs(plan, opts.variable);
     let summary_csv = write_summary_csv(prepared, &all_runs)?;
+    let table = results_table(&ordered, all_runs.len(), ctx.measured.get());
     Ok(SweepOutcome {
         experiment_dir: dir.clone(),
         dry_run: false,
         rows: Vec::new(),
         failures,
         summary_csv,
-        tables: vec![results_table(&ordered)],
+        tables: vec![table],
         shard: prepared.opts.shard,
     })
 }

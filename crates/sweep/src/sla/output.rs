@@ -96,8 +96,11 @@ fn path_step_text(step: &Value) -> String {
     )
 }
 
-/// The final table: one row per search.
-pub(super) fn results_table(results: &[SearchResult]) -> String {
+/// The final table: one row per search, its `runs` column the runs that search used
+/// (shared ones included); then the count of distinct benchmark runs, each once however
+/// many criteria sets used it (the rows of `summary.csv`), and how many of them this
+/// invocation measured.
+pub(super) fn results_table(results: &[SearchResult], distinct: usize, measured: usize) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec![
@@ -134,13 +137,17 @@ pub(super) fn results_table(results: &[SearchResult]) -> String {
             Cell::new(py_str(&e["runs"])).set_alignment(CellAlignment::Right),
         ]);
     }
-    let total: u64 = results
-        .iter()
-        .filter_map(|r| r.entry.get("runs").and_then(Value::as_u64))
-        .sum();
-    format!(
-        "{table}\nBenchmark runs over all searches (a run shared by criteria sets counts once per search): {total}"
-    )
+    let reused = distinct.saturating_sub(measured);
+    let mut text = format!(
+        "{table}\nBenchmark runs: {distinct} distinct (a run shared by several criteria sets counts once; \
+         the table's runs column counts each search's own, shared ones included)"
+    );
+    if reused > 0 {
+        text.push_str(&format!(
+            "; {measured} measured now, {reused} reused from an earlier invocation"
+        ));
+    }
+    text
 }
 
 /// Print the plan of an SLA sweep without running anything.
