@@ -141,7 +141,7 @@ impl Sim {
         let body = json!({"prompt": "go on", "max_tokens": 3000, "stream": true}).to_string();
         write!(
             stream,
-            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -478,29 +478,45 @@ fn errors_look_like_vllm() {
             "{v}"
         );
     };
+    // Malformed JSON: FastAPI's validation error, typed with the reason phrase.
     check(
         send("{\"prompt\": "),
         400,
-        "BadRequestError",
-        "Invalid JSON",
+        "Bad Request",
+        "'type': 'json_invalid'",
     );
     check(
         send(r#"{"prompt": "hi", "max_tokens": 5000}"#),
         400,
         "BadRequestError",
-        "maximum context length is 4096",
+        "max_tokens=5000 cannot be greater than max_model_len=4096",
     );
+    check(
+        send(r#"{"prompt": "hi", "max_tokens": 2, "stream_options": {"include_usage": true}}"#),
+        400,
+        "Bad Request",
+        "Stream options can only be defined when `stream=True`.",
+    );
+    let untyped = sim.request(
+        "POST",
+        "/v1/completions",
+        &[("Authorization", "Bearer sekret")],
+        br#"{"prompt": "hi", "max_tokens": 1}"#,
+    );
+    check(untyped, 400, "Bad Request", "Unsupported Media Type");
     check(
         send(r#"{"prompt": "hi", "n": 2}"#),
         400,
         "BadRequestError",
         "n=2",
     );
+    let unknown = send(r#"{"model": "gpt-9", "prompt": "hi"}"#);
+    assert_eq!(unknown.json()["error"]["param"], "model");
     check(
-        send(r#"{"model": "gpt-9", "prompt": "hi"}"#),
+        unknown,
         404,
         "NotFoundError",
-        "The model `gpt-9` does not exist.",
+        "The model `gpt-9` does not exist. Valid aliases: llmsweep/tiny-sim.",
     );
     check(
         send(&format!(r#"{{"prompt": "{}"}}"#, "x ".repeat(2000))),
@@ -508,18 +524,174 @@ fn errors_look_like_vllm() {
         "RequestEntityTooLarge",
         "2000 bytes",
     );
+    // A missing or wrong key: vLLM's middleware answers 401 {"error": "Unauthorized"}.
     let no_key = sim.post("/v1/completions", &json!({"prompt": "hi", "max_tokens": 1}));
-    check(no_key, 401, "Unauthorized", "Unauthorized");
+    assert_eq!(no_key.status, 401);
+    assert_eq!(no_key.json(), json!({"error": "Unauthorized"}));
     let wrong = sim.request(
         "GET",
         "/v1/models",
         &[("Authorization", "Bearer nope")],
         b"",
     );
-    check(wrong, 401, "Unauthorized", "Unauthorized");
+    assert_eq!(wrong.status, 401);
     assert_eq!(send(r#"{"prompt": "hi", "max_tokens": 1}"#).status, 200);
     assert_eq!(sim.get("/health").status, 200, "health needs no key");
+    assert_eq!(sim.get("/metrics").status, 200, "metrics need no key");
     assert_eq!(sim.get("/nope").status, 404);
+    // Everything under /v1 is guarded, routes or not.
+    assert_eq!(sim.get("/v1/nope").status, 401);
+    let found = sim.request(
+        "GET",
+        "/v1/nope",
+        &[("Authorization", "Bearer sekret")],
+        b"",
+    );
+    assert_eq!(found.status, 404);
+}
+
+#[test]
+fn any_of_several_api_keys_is_accepted_and_vllm_api_key_is_the_fallback() {
+    let ok = |sim: &Sim, key: &str| {
+        let auth = format!("Bearer {key}");
+        sim.request("GET", "/v1/models", &[("Authorization", &auth)], b"")
+            .status
+    };
+    // Several keys after one flag; the scheme is case-insensitive, as in vLLM.
+    let sim = Sim::start(&["--profile", "tiny", "--api-key", "k1", "k2"]);
+    assert_eq!(ok(&sim, "k1"), 200);
+    assert_eq!(ok(&sim, "k2"), 200);
+    assert_eq!(ok(&sim, "k3"), 401);
+    let lower = sim.request("GET", "/v1/models", &[("Authorization", "bearer k2")], b"");
+    assert_eq!(lower.status, 200);
+    drop(sim);
+    // A repeated flag replaces the keys (argparse `store`), and --api-key wins over
+    // VLLM_API_KEY.
+    let env = [("VLLM_API_KEY", Path::new("from-env"))];
+    let mut sim = Sim::start_with_env(
+        &[
+            "--startup-seconds",
+            "0",
+            "--profile",
+            "tiny",
+            "--api-key",
+            "k1",
+            "k2",
+            "--api-key",
+            "k3",
+        ],
+        &env,
+    );
+    sim.wait_ready();
+    assert_eq!(ok(&sim, "k3"), 200);
+    assert_eq!(ok(&sim, "k1"), 401);
+    assert_eq!(ok(&sim, "from-env"), 401);
+    assert!(sim.terminate().success());
+    // No --api-key: VLLM_API_KEY alone.
+    let sim = Sim::start_with_env(&["--startup-seconds", "0", "--profile", "tiny"], &env);
+    sim.wait_ready();
+    assert_eq!(ok(&sim, "from-env"), 200);
+    assert_eq!(sim.get("/v1/models").status, 401);
+    let completion = sim.request(
+        "POST",
+        "/v1/completions",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer from-env"),
+        ],
+        br#"{"prompt": "hi", "max_tokens": 2}"#,
+    );
+    assert_eq!(completion.status, 200);
+    drop(sim);
+    // `--api-key ""` turns authentication off, even with VLLM_API_KEY set.
+    let sim = Sim::start_with_env(
+        &[
+            "--startup-seconds",
+            "0",
+            "--profile",
+            "tiny",
+            "--api-key",
+            "",
+        ],
+        &env,
+    );
+    sim.wait_ready();
+    assert_eq!(sim.get("/v1/models").status, 200);
+}
+
+#[test]
+fn lengths_and_defaults_follow_vllm() {
+    let sim = Sim::start(&["--profile", "tiny", "--max-model-len", "64"]);
+    let completion = |body: Value| {
+        let reply = sim.post("/v1/completions", &body);
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    };
+    // /v1/completions without max_tokens stops at 16 tokens, as vLLM's default.
+    let v = completion(json!({"prompt": [1, 2, 3], "ignore_eos": true}));
+    assert_eq!(v["usage"]["completion_tokens"], 16);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    // Prompt + max_tokens over max_model_len: max_tokens is cut to what is left.
+    let prompt: Vec<u32> = (1..=60).collect();
+    let v = completion(json!({"prompt": prompt, "max_tokens": 10, "ignore_eos": true}));
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    // Streaming, with usage, agrees.
+    let reply = sim.post(
+        "/v1/completions",
+        &json!({"prompt": prompt, "max_tokens": 10, "ignore_eos": true, "stream": true,
+            "stream_options": {"include_usage": true}}),
+    );
+    let events = reply.events();
+    assert_eq!(events[events.len() - 2]["usage"]["completion_tokens"], 4);
+    // min_tokens is honoured even when the model would stop sooner.
+    let v = completion(json!({"prompt": [7, 8, 9], "max_tokens": 40, "min_tokens": 40}));
+    assert_eq!(v["usage"]["completion_tokens"], 40);
+    // Chat without a limit runs to the context's end at most.
+    let chat = sim.post(
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "hi"}], "ignore_eos": true}),
+    );
+    let v = chat.json();
+    assert_eq!(
+        v["usage"]["prompt_tokens"].as_u64().unwrap()
+            + v["usage"]["completion_tokens"].as_u64().unwrap(),
+        64
+    );
+    // What vLLM refuses.
+    let refused = |body: Value, words: &str| {
+        let reply = sim.post("/v1/completions", &body);
+        assert_eq!(reply.status, 400);
+        let v = reply.json();
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{v}"
+        );
+    };
+    let long: Vec<u32> = (1..=65).collect();
+    refused(
+        json!({"prompt": long, "max_tokens": 1}),
+        "your prompt contains 65 input tokens",
+    );
+    let full: Vec<u32> = (1..=64).collect();
+    refused(
+        json!({"prompt": full, "max_tokens": 1}),
+        "max_tokens must be at least 1, got 0.",
+    );
+    refused(
+        json!({"prompt": "hi", "max_tokens": 65}),
+        "max_tokens=65 cannot be greater than max_model_len=64",
+    );
+    refused(
+        json!({"prompt": prompt, "max_tokens": 10, "min_tokens": 5}),
+        "min_tokens must be less than or equal to max_tokens=4, got 5.",
+    );
+    refused(json!({"prompt": "hi", "n": 3}), "n=3");
 }
 
 #[test]

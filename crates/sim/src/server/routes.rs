@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -47,8 +48,8 @@ pub struct AppState {
     pub seed: u64,
     /// The simulated tokenizer.
     pub tokenizer: SimTokenizer,
-    /// `--api-key` (or `VLLM_API_KEY`).
-    pub api_key: Option<String>,
+    /// `--api-key` keys (or `VLLM_API_KEY`); any one of them is accepted. Empty: no auth.
+    pub api_keys: Vec<String>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
     /// Unix time the server started (`created`).
@@ -84,7 +85,51 @@ pub fn router(state: Shared) -> Router {
         .route("/reset_mm_cache", post(reset_mm_cache))
         .route("/reset_encoder_cache", post(reset_encoder_cache))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate,
+        ))
         .with_state(state)
+}
+
+/// Path prefixes vLLM's `AuthenticationMiddleware` guards; `/health`, `/metrics`,
+/// `/tokenize`, … stay open.
+const GUARDED_PREFIXES: [&str; 4] = ["/v1", "/v2", "/inference", "/cohere"];
+
+/// Does the `Authorization` header carry one of `keys`, as vLLM checks it: scheme `Bearer`
+/// in any case, then a space, then the key exactly.
+pub fn key_accepted(keys: &[String], authorization: Option<&HeaderValue>) -> bool {
+    let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let (scheme, param) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    // Every key is compared, so the time taken does not say which one nearly matched.
+    keys.iter()
+        .fold(false, |hit, key| hit | (key.as_bytes() == param.as_bytes()))
+}
+
+/// vLLM's API-key middleware: with keys set, a request under a guarded prefix (any method
+/// but OPTIONS, known route or not) without one of them gets 401 `{"error":"Unauthorized"}`.
+async fn authenticate(State(st): State<Shared>, request: Request, next: Next) -> Response {
+    let guarded = GUARDED_PREFIXES
+        .iter()
+        .any(|p| request.uri().path().starts_with(p));
+    if st.api_keys.is_empty()
+        || request.method() == Method::OPTIONS
+        || !guarded
+        || key_accepted(&st.api_keys, request.headers().get(header::AUTHORIZATION))
+    {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"Unauthorized"}"#,
+    )
+        .into_response()
 }
 
 fn error_response(err: &ApiError) -> Response {
@@ -109,21 +154,6 @@ fn check_ready(st: &AppState) -> Result<(), ApiError> {
     }
 }
 
-fn check_key(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(key) = &st.api_key else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(key.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized())
-    }
-}
-
 async fn health(State(st): State<Shared>) -> Response {
     match check_ready(&st) {
         Ok(()) => StatusCode::OK.into_response(),
@@ -144,8 +174,8 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-async fn models(State(st): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(e) = check_ready(&st).and_then(|()| check_key(&st, &headers)) {
+async fn models(State(st): State<Shared>) -> Response {
+    if let Err(e) = check_ready(&st) {
         return error_response(&e);
     }
     let data: Vec<_> = st
@@ -217,6 +247,24 @@ async fn reset_encoder_cache(State(st): State<Shared>) -> Response {
     reset(&st, EngineMsg::ResetEncoderCache)
 }
 
+/// vLLM's `validate_json_request` on the generation routes: the media type must be
+/// `application/json` (any case, parameters allowed), or 400 before the body is read.
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = value.split(';').next().unwrap_or("");
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            &["Unsupported Media Type: Only 'application/json' is allowed".to_string()],
+            None,
+        ))
+    }
+}
+
 /// The body of a request to a ready server, within the size limit.
 async fn read_body(st: &AppState, body: Body) -> Result<bytes::Bytes, ApiError> {
     check_ready(st)?;
@@ -228,7 +276,7 @@ async fn read_body(st: &AppState, body: Body) -> Result<bytes::Bytes, ApiError> 
 fn served_model(st: &AppState, requested: &RequestedModel) -> Result<String, ApiError> {
     match requested {
         Some(m) if st.served_model_names.iter().any(|n| n == m) => Ok(m.clone()),
-        Some(m) => Err(ApiError::unknown_model(m)),
+        Some(m) => Err(ApiError::unknown_model(m, &st.served_model_names)),
         None => Ok(st.served_model_names[0].clone()),
     }
 }
@@ -284,7 +332,7 @@ async fn start_generation(
     arrived: Instant,
 ) -> Result<Response, ApiError> {
     check_ready(st)?;
-    check_key(st, headers)?;
+    check_json_content_type(headers)?;
     let bytes = read_body(st, body).await?;
     let req = parse(endpoint, &bytes, &st.tokenizer)?;
     let model = served_model(st, &req.model)?;
@@ -359,4 +407,53 @@ async fn start_generation(
         },
     );
     Ok(json_response(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_listed_key_is_accepted_with_a_bearer_scheme_in_any_case() {
+        let keys = vec!["k1".to_string(), "k 2".to_string()];
+        let ok = |h: &str| key_accepted(&keys, Some(&HeaderValue::from_str(h).unwrap()));
+        assert!(ok("Bearer k1"));
+        assert!(ok("bearer k1"));
+        assert!(
+            ok("BEARER k 2"),
+            "the key is everything after the first space"
+        );
+        assert!(!ok("Bearer k3"));
+        assert!(!ok("Bearer  k1"), "no trimming, as vLLM");
+        assert!(!ok("Basic k1"));
+        assert!(!ok("Bearer"));
+        assert!(!ok("k1"));
+        assert!(!key_accepted(&keys, None));
+        assert!(!key_accepted(
+            &[],
+            Some(&HeaderValue::from_static("Bearer "))
+        ));
+    }
+
+    #[test]
+    fn generation_bodies_must_be_declared_json() {
+        let with = |ct: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(ct) = ct {
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+            check_json_content_type(&h)
+        };
+        assert!(with(Some("application/json")).is_ok());
+        assert!(with(Some("Application/JSON; charset=utf-8")).is_ok());
+        for bad in [None, Some("text/plain"), Some("application/jsonl")] {
+            let err = with(bad).unwrap_err();
+            assert_eq!((err.status, err.kind()), (400, "Bad Request"));
+            assert!(
+                err.message.contains("Unsupported Media Type"),
+                "{}",
+                err.message
+            );
+        }
+    }
 }
