@@ -427,6 +427,15 @@ fn default_model_token_ids_and_prefix_cache_reset() {
         "vllm:time_to_first_token_seconds_bucket{",
         "vllm:inter_token_latency_seconds_bucket{",
         "vllm:e2e_request_latency_seconds_bucket{",
+        "vllm:request_time_per_output_token_seconds_bucket{",
+        "vllm:request_queue_time_seconds_bucket{",
+        "vllm:request_prefill_time_seconds_bucket{",
+        "vllm:request_decode_time_seconds_bucket{",
+        "vllm:request_inference_time_seconds_bucket{",
+        "vllm:request_prompt_tokens_bucket{",
+        "vllm:request_generation_tokens_bucket{",
+        "vllm:request_success_total{",
+        "vllm:cache_config_info{",
         "llmsweep_sim:emit_lag_seconds_bucket{",
     ] {
         assert!(m.contains(name), "missing {name}");
@@ -446,6 +455,22 @@ fn default_model_token_ids_and_prefix_cache_reset() {
     assert_eq!(value("llmsweep_sim:mm_cache_resets_total"), 1.0);
     assert_eq!(value("llmsweep_sim:encoder_cache_resets_total"), 1.0);
     assert_eq!(value("vllm:e2e_request_latency_seconds_count"), 3.0);
+    for family in [
+        "vllm:request_time_per_output_token_seconds",
+        "vllm:request_prompt_tokens",
+        "vllm:request_generation_tokens",
+    ] {
+        assert_eq!(value(&format!("{family}_count")), 3.0, "{family}");
+    }
+    assert_eq!(value("vllm:request_prompt_tokens_sum"), 600.0);
+    assert_eq!(value("vllm:request_generation_tokens_sum"), 6.0);
+    // Every family is declared once, with # HELP and # TYPE.
+    let types: Vec<&str> = m.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let mut names: Vec<&str> = types.iter().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "a family is declared twice");
 }
 
 #[test]

@@ -463,7 +463,7 @@ impl SimConfig {
                 Backend::Fixed(FixedEngine::new(ttft, itl))
             }
         };
-        Simulator::new(backend, self.cache_info())
+        Simulator::new(backend, self.cache_info(), self.scheduler.max_model_len)
     }
 }
 

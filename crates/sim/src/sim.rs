@@ -25,10 +25,10 @@ pub struct Simulator {
 
 impl Simulator {
     /// A simulator over `backend`; usually built by [`crate::config::SimConfig::build`].
-    pub fn new(backend: Backend, cache_info: CacheInfo) -> Self {
+    pub fn new(backend: Backend, cache_info: CacheInfo, max_model_len: u32) -> Self {
         Self {
             backend,
-            metrics: Metrics::new(),
+            metrics: Metrics::with_max_model_len(max_model_len),
             cache_info,
         }
     }

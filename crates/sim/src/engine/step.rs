@@ -529,6 +529,8 @@ impl StepEngine {
                         queue: ns_to_secs(req.first_scheduled_ns.saturating_sub(req.ready_ns)),
                         prefill: ns_to_secs(req.first_token_ns - req.first_scheduled_ns),
                         decode: ns_to_secs(emit_ns - req.first_token_ns),
+                        prompt_tokens: req.prompt_len,
+                        generated: req.generated,
                     }),
                 );
                 any_finished = true;
