@@ -674,6 +674,25 @@ fn lengths_and_defaults_follow_vllm() {
     );
     let events = reply.events();
     assert_eq!(events[events.len() - 2]["usage"]["completion_tokens"], 4);
+    // continuous_usage_stats: every chunk carries the running usage.
+    let reply = sim.post(
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+            "ignore_eos": true, "stream": true,
+            "stream_options": {"include_usage": true, "continuous_usage_stats": true}}),
+    );
+    let events = reply.events();
+    let running: Vec<u64> = events
+        .iter()
+        .filter(|e| {
+            e.get("choices")
+                .is_some_and(|c| !c.as_array().unwrap().is_empty())
+        })
+        .map(|e| e["usage"]["completion_tokens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(running.first(), Some(&0), "the role chunk: {running:?}");
+    assert_eq!(running.last(), Some(&5));
+    assert!(running.windows(2).all(|w| w[0] < w[1]), "{running:?}");
     // min_tokens is honoured even when the model would stop sooner.
     let v = completion(json!({"prompt": [7, 8, 9], "max_tokens": 40, "min_tokens": 40}));
     assert_eq!(v["usage"]["completion_tokens"], 40);

@@ -45,6 +45,8 @@ pub struct GenerationRequest {
     pub stream: bool,
     /// `stream_options.include_usage`.
     pub include_usage: bool,
+    /// `stream_options.continuous_usage_stats` (only with `include_usage`, as vLLM).
+    pub continuous_usage: bool,
     /// `seed`, if given (changes the answer text).
     pub seed: Option<u64>,
 }
@@ -139,8 +141,8 @@ pub fn parse(
         )));
     }
     let stream = field_bool(&obj, "stream")?;
-    let include_usage = match obj.get("stream_options") {
-        None | Some(Value::Null) => false,
+    let (include_usage, continuous_usage) = match obj.get("stream_options") {
+        None | Some(Value::Null) => (false, false),
         Some(Value::Object(opts)) => {
             // vLLM tests the options' truthiness: `{}` is allowed without streaming.
             if !stream && !opts.is_empty() {
@@ -149,7 +151,11 @@ pub fn parse(
                     "stream_options",
                 ));
             }
-            field_bool(opts, "include_usage")?
+            let include = field_bool(opts, "include_usage")?;
+            (
+                include,
+                include && field_bool(opts, "continuous_usage_stats")?,
+            )
         }
         Some(v) => {
             return Err(ApiError::bad_request(format!(
@@ -190,6 +196,7 @@ pub fn parse(
         ignore_eos: field_bool(&obj, "ignore_eos")?,
         stream,
         include_usage,
+        continuous_usage,
         seed,
     })
 }
@@ -372,8 +379,18 @@ mod tests {
         assert_eq!(r.prompt[0], tok().bos());
         assert_eq!(r.prompt.len(), 5, "BOS, hell, o, \" worl\", d");
         assert_eq!(
-            (r.max_tokens, r.stream, r.include_usage),
-            (Some(5), true, true)
+            (r.max_tokens, r.stream, r.include_usage, r.continuous_usage),
+            (Some(5), true, true, false)
+        );
+        let r = completion(r#"{"prompt":"x","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}}"#).unwrap();
+        assert!(r.include_usage && r.continuous_usage);
+        let r = completion(
+            r#"{"prompt":"x","stream":true,"stream_options":{"continuous_usage_stats":true}}"#,
+        )
+        .unwrap();
+        assert!(
+            !r.include_usage && !r.continuous_usage,
+            "continuous needs include_usage"
         );
         let r = completion(r#"{"prompt":[1,2,3],"ignore_eos":true,"min_tokens":2,"max_tokens":4}"#)
             .unwrap();
@@ -416,6 +433,7 @@ mod tests {
         assert_eq!(err.param.as_deref(), Some("stream_options"));
         // An empty (falsy) stream_options is fine without streaming, as in vLLM.
         assert!(completion(r#"{"prompt":"x","stream_options":{}}"#).is_ok());
+
         assert!(msg(completion(r#"{"prompt":[1,999999999]}"#)).contains("out of vocabulary"));
         assert!(msg(completion(r#"{"prompt":["a","b"]}"#)).contains("Batched prompts"));
         assert!(msg(completion(r#"{"max_tokens":3}"#)).contains("'prompt' is required"));

@@ -381,7 +381,12 @@ async fn start_generation(
     };
     if req.stream {
         let template = ChunkTemplate::new(endpoint, &response_id, st.created, &model);
-        let stream = SseStream::new(ctx, template, req.include_usage, st.framing);
+        let stream = SseStream::new(
+            ctx,
+            template,
+            (req.include_usage, req.continuous_usage),
+            st.framing,
+        );
         let mut response = Body::from_stream(stream).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
