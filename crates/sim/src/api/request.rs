@@ -1,7 +1,9 @@
 //! Parsing and validating `/v1/completions` and `/v1/chat/completions` bodies, with vLLM's
-//! checks and error wording. Sampling parameters the simulated model cannot honour
-//! (temperature, top_p, stop, logprobs, …) are accepted and have no effect, as every
-//! answer is a deterministic function of the seed and the prompt.
+//! checks and error wording. Sampling parameters (temperature, top_p, penalties, stop, …)
+//! are accepted and have no effect, as every answer is a deterministic function of the
+//! seed and the prompt (a stop string is simply never produced). Options that would add
+//! to or reshape the response (n ≠ 1, echo, logprobs, beam search, token ids) are refused
+//! with a 400 naming the field, rather than answered without what they ask for.
 
 use serde_json::{Map, Value};
 
@@ -75,6 +77,45 @@ fn field_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiErro
     }
 }
 
+/// Is `value` something other than absent, `null`, `false` or 0 (or, for `best_of`, 1)?
+fn is_set(value: Option<&Value>, neutral_int: u64) -> bool {
+    match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Number(n)) => n.as_u64() != Some(neutral_int),
+        Some(_) => true,
+    }
+}
+
+/// Refuse the options whose answer the simulator cannot give (see the module doc).
+fn refuse_reshaping_options(obj: &Map<String, Value>) -> Result<(), ApiError> {
+    // (field, the one number that asks for nothing; u64::MAX: none does — a completions
+    // `logprobs` of 0 still returns a logprobs object).
+    let checks: [(&str, u64); 7] = [
+        ("echo", u64::MAX),
+        ("logprobs", u64::MAX),
+        ("top_logprobs", 0),
+        ("prompt_logprobs", u64::MAX),
+        ("use_beam_search", u64::MAX),
+        ("best_of", 1),
+        ("return_token_ids", u64::MAX),
+    ];
+    for (key, neutral) in checks {
+        if is_set(obj.get(key), neutral) {
+            return Err(ApiError::bad_request(format!(
+                "{key}={} is not supported by llmsweep sim: its simulated model returns only \
+                 the generated text and usage.",
+                obj[key]
+            ))
+            .with_param(key));
+        }
+    }
+    if obj.get("suffix").is_some_and(|v| !v.is_null()) {
+        // vLLM's own answer.
+        return Err(ApiError::bad_request("suffix is not currently supported").with_param("suffix"));
+    }
+    Ok(())
+}
+
 fn field_bool(obj: &Map<String, Value>, key: &str) -> Result<bool, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(false),
@@ -140,6 +181,7 @@ pub fn parse(
             "n={n} is not supported: llmsweep sim generates exactly one choice per request (n=1)."
         )));
     }
+    refuse_reshaping_options(&obj)?;
     let stream = field_bool(&obj, "stream")?;
     let (include_usage, continuous_usage) = match obj.get("stream_options") {
         None | Some(Value::Null) => (false, false),
@@ -445,6 +487,39 @@ mod tests {
             .contains("text-only")
         );
         assert!(msg(chat(r#"{"messages":"hi"}"#)).contains("'messages'"));
+        // Options that would reshape the answer are refused, naming the field …
+        for (body, field) in [
+            (r#"{"prompt":"x","echo":true}"#, "echo"),
+            (r#"{"prompt":"x","logprobs":0}"#, "logprobs"),
+            (r#"{"prompt":"x","logprobs":5}"#, "logprobs"),
+            (r#"{"prompt":"x","prompt_logprobs":1}"#, "prompt_logprobs"),
+            (
+                r#"{"prompt":"x","use_beam_search":true}"#,
+                "use_beam_search",
+            ),
+            (r#"{"prompt":"x","best_of":2}"#, "best_of"),
+            (
+                r#"{"prompt":"x","return_token_ids":true}"#,
+                "return_token_ids",
+            ),
+            (r#"{"prompt":"x","suffix":"!"}"#, "suffix"),
+        ] {
+            let err = completion(body).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some(field), "{body}");
+        }
+        let err = chat(
+            r#"{"messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":2}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("logprobs"));
+        // … while their neutral values, as clients send them by default, pass.
+        assert!(completion(r#"{"prompt":"x","echo":false,"logprobs":null,"best_of":1,"use_beam_search":false,"suffix":null}"#).is_ok());
+        assert!(
+            chat(
+                r#"{"messages":[{"role":"user","content":"hi"}],"logprobs":false,"top_logprobs":0}"#
+            )
+            .is_ok()
+        );
     }
 
     #[test]
