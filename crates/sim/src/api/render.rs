@@ -171,7 +171,10 @@ pub fn full_response(
         }),
         Endpoint::Chat => json!({
             "index": 0,
-            "message": {"role": "assistant", "content": text, "reasoning_content": null, "tool_calls": []},
+            // vLLM 0.33's ChatMessage: `reasoning` (no longer `reasoning_content`), and
+            // `tool_calls` left out when empty.
+            "message": {"role": "assistant", "content": text, "refusal": null,
+                "annotations": null, "audio": null, "function_call": null, "reasoning": null},
             "logprobs": null,
             "finish_reason": finish.as_str(),
             "stop_reason": null,
@@ -187,6 +190,8 @@ pub fn full_response(
         "created": created,
         "model": model,
         "choices": [choice],
+        "service_tier": null,
+        "system_fingerprint": null,
         "usage": usage.to_json(),
     })
     .to_string()
@@ -280,6 +285,10 @@ mod tests {
         .unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "hi");
         assert_eq!(v["usage"]["completion_tokens"], 1);
+        // vLLM 0.33's message: `reasoning`, and no empty `tool_calls`.
+        let message = v["choices"][0]["message"].as_object().unwrap();
+        assert!(message.contains_key("reasoning") && !message.contains_key("reasoning_content"));
+        assert!(!message.contains_key("tool_calls"));
         let v: Value = serde_json::from_str(&full_response(
             Endpoint::Completions,
             "c",
