@@ -564,6 +564,11 @@ fn errors_look_like_vllm() {
     assert_eq!(sim.get("/health").status, 200, "health needs no key");
     assert_eq!(sim.get("/metrics").status, 200, "metrics need no key");
     assert_eq!(sim.get("/nope").status, 404);
+    let wrong_method = sim.request("GET", "/metrics", &[], b"");
+    assert_eq!(wrong_method.status, 200);
+    let wrong_method = sim.request("POST", "/health", &[], b"");
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.json(), json!({"detail": "Method Not Allowed"}));
     // Everything under /v1 is guarded, routes or not.
     assert_eq!(sim.get("/v1/nope").status, 401);
     let found = sim.request(

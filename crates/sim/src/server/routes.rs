@@ -85,6 +85,7 @@ pub fn router(state: Shared) -> Router {
         .route("/reset_mm_cache", post(reset_mm_cache))
         .route("/reset_encoder_cache", post(reset_encoder_cache))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             authenticate,
@@ -170,6 +171,16 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "application/json")],
         r#"{"detail":"Not Found"}"#,
+    )
+        .into_response()
+}
+
+/// FastAPI's answer to a known path with another method.
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"detail":"Method Not Allowed"}"#,
     )
         .into_response()
 }
