@@ -64,17 +64,61 @@ pub struct OutputPlan {
     pub text_key: u64,
 }
 
+/// A field of the wrong type, as pydantic reports it through vLLM (400 `Bad Request`).
+fn type_error(key: &str, kind: &str, msg: &str, v: &Value) -> ApiError {
+    ApiError::validation(
+        &[format!(
+            "{{'type': '{kind}', 'loc': 'body.{key}', 'msg': '{msg}', 'input': {v}}}"
+        )],
+        Some(format!("body.{key}")),
+    )
+}
+
+/// An integer field read as pydantic's lax mode reads it: an integer, a float with no
+/// fractional part, or a string holding an integer.
+fn field_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
+    let v = match obj.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let parsed = match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| type_error(key, "int_parsing", "Input should be a valid integer", v))
+}
+
+/// A token-count field: negative values get vLLM's `SamplingParams` wording.
 fn field_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("'{key}' must be a non-negative integer, got {v}"))
-            }),
+    let Some(n) = field_int(obj, key)? else {
+        return Ok(None);
+    };
+    let floor = match key {
+        "min_tokens" => 0,
+        _ => 1,
+    };
+    if n < floor {
+        let message = match key {
+            "min_tokens" => format!("min_tokens must be greater than or equal to 0, got {n}."),
+            "n" => format!("n must be at least 1, got {n}."),
+            // vLLM checks the sampling parameter, whichever field set it.
+            _ => format!("max_tokens must be at least 1, got {n}."),
+        };
+        let param = if key == "max_completion_tokens" {
+            "max_tokens"
+        } else {
+            key
+        };
+        return Err(ApiError::bad_request(message).with_param(param));
     }
+    Ok(Some(u32::try_from(n).unwrap_or(u32::MAX)))
 }
 
 /// Is `value` something other than absent, `null`, `false` or 0 (or, for `best_of`, 1)?
@@ -116,14 +160,34 @@ fn refuse_reshaping_options(obj: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A boolean field read as pydantic's lax mode reads it (`true`, 1, `"yes"`, `"off"`, …).
 fn field_bool(obj: &Map<String, Value>, key: &str) -> Result<bool, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(ApiError::bad_request(format!(
-            "'{key}' must be a boolean, got {v}"
-        ))),
-    }
+    let v = match obj.get(key) {
+        None | Some(Value::Null) => return Ok(false),
+        Some(v) => v,
+    };
+    let parsed = match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+            "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        type_error(
+            key,
+            "bool_parsing",
+            "Input should be a valid boolean, unable to interpret input",
+            v,
+        )
+    })
 }
 
 /// vLLM's `/v1/completions` default for `max_tokens` (also when it is `null`).
@@ -176,7 +240,7 @@ pub fn parse(
             )));
         }
     };
-    if let Some(n) = field_u32(&obj, "n")?.filter(|&n| n != 1) {
+    if let Some(n) = field_u32(&obj, "n")?.filter(|&n| n > 1) {
         return Err(ApiError::bad_request(format!(
             "n={n} is not supported: llmsweep sim generates exactly one choice per request (n=1)."
         )));
@@ -487,6 +551,44 @@ mod tests {
             .contains("text-only")
         );
         assert!(msg(chat(r#"{"messages":"hi"}"#)).contains("'messages'"));
+        // Wrong types are pydantic's errors; what pydantic's lax mode reads passes.
+        let err = completion(r#"{"prompt":"x","max_tokens":"lots"}"#).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.param.as_deref()),
+            ("Bad Request", Some("body.max_tokens"))
+        );
+        assert!(err.message.contains("valid integer"), "{}", err.message);
+        let err = completion(r#"{"prompt":"x","stream":"maybe"}"#).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.param.as_deref()),
+            ("Bad Request", Some("body.stream"))
+        );
+        let r = completion(r#"{"prompt":"x","max_tokens":"7","stream":"true","ignore_eos":1}"#)
+            .unwrap();
+        assert_eq!(
+            (r.max_tokens, r.stream, r.ignore_eos),
+            (Some(7), true, true)
+        );
+        assert_eq!(
+            completion(r#"{"prompt":"x","max_tokens":7.0}"#)
+                .unwrap()
+                .max_tokens,
+            Some(7)
+        );
+        assert!(completion(r#"{"prompt":"x","max_tokens":7.5}"#).is_err());
+        // Out-of-range values in vLLM's SamplingParams words.
+        assert_eq!(
+            msg(completion(r#"{"prompt":"x","max_tokens":-1}"#)),
+            "max_tokens must be at least 1, got -1."
+        );
+        assert_eq!(
+            msg(completion(r#"{"prompt":"x","min_tokens":-2}"#)),
+            "min_tokens must be greater than or equal to 0, got -2."
+        );
+        assert_eq!(
+            msg(completion(r#"{"prompt":"x","n":0}"#)),
+            "n must be at least 1, got 0."
+        );
         // Options that would reshape the answer are refused, naming the field …
         for (body, field) in [
             (r#"{"prompt":"x","echo":true}"#, "echo"),
@@ -574,7 +676,7 @@ mod tests {
         // A prompt filling the context leaves no room for output.
         let err = plan_err(r#"{"prompt":[1,2,3,4],"max_tokens":1}"#, 4);
         assert_eq!(err.message, "max_tokens must be at least 1, got 0.");
-        let err = plan_err(r#"{"prompt":"x","max_tokens":0}"#, 100);
+        let err = completion(r#"{"prompt":"x","max_tokens":0}"#).unwrap_err();
         assert_eq!(err.message, "max_tokens must be at least 1, got 0.");
         // min_tokens is checked against the cut max_tokens.
         let err = plan_err(r#"{"prompt":[1,2,3],"max_tokens":9,"min_tokens":8}"#, 10);
