@@ -371,6 +371,9 @@ fn chat_stream_and_plain_agree() {
     assert_eq!(models["data"][0]["root"], "llmsweep/tiny-sim");
     assert_eq!(models["data"][0]["owned_by"], "llmsweep-sim");
     assert_eq!(models["data"][0]["max_model_len"], 4096);
+    let permission = &models["data"][0]["permission"][0];
+    assert_eq!(permission["object"], "model_permission");
+    assert!(permission["id"].as_str().unwrap().starts_with("modelperm-"));
 }
 
 #[test]

@@ -192,7 +192,8 @@ async fn models(State(st): State<Shared>) -> Response {
     let data: Vec<_> = st
         .served_model_names
         .iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             json!({
                 "id": name,
                 "object": "model",
@@ -201,7 +202,21 @@ async fn models(State(st): State<Shared>) -> Response {
                 "root": st.root,
                 "parent": null,
                 "max_model_len": st.max_model_len,
-                "permission": [],
+                // vLLM's one default ModelPermission per card.
+                "permission": [{
+                    "id": format!("modelperm-{:016x}{:016x}", mix(st.created, i as u64), mix(st.seed, i as u64)),
+                    "object": "model_permission",
+                    "created": st.created,
+                    "allow_create_engine": false,
+                    "allow_sampling": true,
+                    "allow_logprobs": true,
+                    "allow_search_indices": false,
+                    "allow_view": true,
+                    "allow_fine_tuning": false,
+                    "organization": "*",
+                    "group": null,
+                    "is_blocking": false,
+                }],
             })
         })
         .collect();
