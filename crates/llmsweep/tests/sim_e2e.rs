@@ -405,12 +405,13 @@ fn default_model_token_ids_and_prefix_cache_reset() {
         "12 full blocks of 16"
     );
     for path in [
-        "/reset_prefix_cache",
+        "/reset_prefix_cache?reset_external=true",
         "/reset_mm_cache",
         "/reset_encoder_cache",
     ] {
         assert_eq!(sim.request("POST", path, &[], b"").status, 200, "{path}");
     }
+
     assert_eq!(
         cached(sim.post("/v1/completions", &body)),
         0,
@@ -474,6 +475,41 @@ fn default_model_token_ids_and_prefix_cache_reset() {
     let before = names.len();
     names.dedup();
     assert_eq!(before, names.len(), "a family is declared twice");
+}
+
+#[test]
+fn reset_prefix_cache_answers_like_vllm() {
+    let sim = Sim::start(&["--profile", "tiny"]);
+    let reset = |query: &str| sim.request("POST", &format!("/reset_prefix_cache{query}"), &[], b"");
+    assert_eq!(reset("").json(), json!({"success": true}));
+    // With a request holding KV blocks, vLLM's KV-cache manager refuses.
+    let mut long = sim.open_long_stream();
+    // Once its first token is out, the request holds blocks.
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("data: ") {
+        let mut buf = [0u8; 256];
+        let n = long.read(&mut buf).unwrap();
+        assert!(n > 0, "the stream ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(reset("").json(), json!({"success": false}));
+    let refused = reset("?reset_running_requests=true");
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["error"]["param"], "reset_running_requests");
+    drop(long);
+    let start = Instant::now();
+    while reset("?reset_external=true").json() != json!({"success": true}) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the aborted request never let go"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let m = sim.metrics();
+    assert!(
+        m.contains("llmsweep_sim:prefix_cache_resets_total{engine=\"0\",model_name=\"llmsweep/tiny-sim\"} 2.0"),
+        "only the resets that happened count"
+    );
 }
 
 #[test]

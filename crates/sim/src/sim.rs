@@ -68,11 +68,15 @@ impl Simulator {
     }
 
     /// `POST /reset_prefix_cache`: empty the prefix cache and count the reset.
-    pub fn reset_prefix_cache(&mut self) {
-        if let Backend::Steps(c) = &mut self.backend {
-            c.reset_prefix_cache();
+    pub fn reset_prefix_cache(&mut self) -> bool {
+        let done = match &mut self.backend {
+            Backend::Steps(c) => c.reset_prefix_cache(),
+            Backend::Fixed(_) => true,
+        };
+        if done {
+            self.metrics.prefix_cache_resets += 1;
         }
-        self.metrics.prefix_cache_resets += 1;
+        done
     }
 
     /// Count a `POST /reset_mm_cache` (the simulated model has no multimodal cache).

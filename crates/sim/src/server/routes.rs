@@ -261,8 +261,34 @@ fn reset(st: &AppState, msg: EngineMsg) -> Response {
     }
 }
 
-async fn reset_prefix_cache(State(st): State<Shared>) -> Response {
-    reset(&st, EngineMsg::ResetPrefixCache)
+/// vLLM 0.33: `{"success": bool}`; false while requests hold KV blocks.
+/// `reset_external` is a no-op, as in vLLM without a KV connector; `reset_running_requests`
+/// (preempt everything, then reset) is refused rather than ignored.
+async fn reset_prefix_cache(State(st): State<Shared>, uri: axum::http::Uri) -> Response {
+    for pair in uri.query().unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let on = matches!(
+            value.to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on" | "t" | "y"
+        );
+        if key == "reset_running_requests" && on {
+            return error_response(
+                &ApiError::bad_request(
+                    "reset_running_requests=true is not supported by llmsweep sim: it does not \
+                     preempt running requests to reset the prefix cache; retry once they end",
+                )
+                .with_param("reset_running_requests"),
+            );
+        }
+    }
+    let (tx, rx) = oneshot::channel();
+    if st.engine.send(EngineMsg::ResetPrefixCache(tx)).is_err() {
+        return error_response(&ApiError::internal("the engine thread has stopped"));
+    }
+    match rx.await {
+        Ok(success) => json_response(json!({ "success": success }).to_string()),
+        Err(_) => error_response(&ApiError::internal("the engine thread has stopped")),
+    }
 }
 
 async fn reset_mm_cache(State(st): State<Shared>) -> Response {
