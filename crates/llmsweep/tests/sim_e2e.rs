@@ -141,7 +141,7 @@ impl Sim {
         let body = json!({"prompt": "go on", "max_tokens": 3000, "stream": true}).to_string();
         write!(
             stream,
-            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -371,6 +371,9 @@ fn chat_stream_and_plain_agree() {
     assert_eq!(models["data"][0]["root"], "llmsweep/tiny-sim");
     assert_eq!(models["data"][0]["owned_by"], "llmsweep-sim");
     assert_eq!(models["data"][0]["max_model_len"], 4096);
+    let permission = &models["data"][0]["permission"][0];
+    assert_eq!(permission["object"], "model_permission");
+    assert!(permission["id"].as_str().unwrap().starts_with("modelperm-"));
 }
 
 #[test]
@@ -402,12 +405,13 @@ fn default_model_token_ids_and_prefix_cache_reset() {
         "12 full blocks of 16"
     );
     for path in [
-        "/reset_prefix_cache",
+        "/reset_prefix_cache?reset_external=true",
         "/reset_mm_cache",
         "/reset_encoder_cache",
     ] {
         assert_eq!(sim.request("POST", path, &[], b"").status, 200, "{path}");
     }
+
     assert_eq!(
         cached(sim.post("/v1/completions", &body)),
         0,
@@ -427,6 +431,15 @@ fn default_model_token_ids_and_prefix_cache_reset() {
         "vllm:time_to_first_token_seconds_bucket{",
         "vllm:inter_token_latency_seconds_bucket{",
         "vllm:e2e_request_latency_seconds_bucket{",
+        "vllm:request_time_per_output_token_seconds_bucket{",
+        "vllm:request_queue_time_seconds_bucket{",
+        "vllm:request_prefill_time_seconds_bucket{",
+        "vllm:request_decode_time_seconds_bucket{",
+        "vllm:request_inference_time_seconds_bucket{",
+        "vllm:request_prompt_tokens_bucket{",
+        "vllm:request_generation_tokens_bucket{",
+        "vllm:request_success_total{",
+        "vllm:cache_config_info{",
         "llmsweep_sim:emit_lag_seconds_bucket{",
     ] {
         assert!(m.contains(name), "missing {name}");
@@ -446,6 +459,57 @@ fn default_model_token_ids_and_prefix_cache_reset() {
     assert_eq!(value("llmsweep_sim:mm_cache_resets_total"), 1.0);
     assert_eq!(value("llmsweep_sim:encoder_cache_resets_total"), 1.0);
     assert_eq!(value("vllm:e2e_request_latency_seconds_count"), 3.0);
+    for family in [
+        "vllm:request_time_per_output_token_seconds",
+        "vllm:request_prompt_tokens",
+        "vllm:request_generation_tokens",
+    ] {
+        assert_eq!(value(&format!("{family}_count")), 3.0, "{family}");
+    }
+    assert_eq!(value("vllm:request_prompt_tokens_sum"), 600.0);
+    assert_eq!(value("vllm:request_generation_tokens_sum"), 6.0);
+    // Every family is declared once, with # HELP and # TYPE.
+    let types: Vec<&str> = m.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let mut names: Vec<&str> = types.iter().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "a family is declared twice");
+}
+
+#[test]
+fn reset_prefix_cache_answers_like_vllm() {
+    let sim = Sim::start(&["--profile", "tiny"]);
+    let reset = |query: &str| sim.request("POST", &format!("/reset_prefix_cache{query}"), &[], b"");
+    assert_eq!(reset("").json(), json!({"success": true}));
+    // With a request holding KV blocks, vLLM's KV-cache manager refuses.
+    let mut long = sim.open_long_stream();
+    // Once its first token is out, the request holds blocks.
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("data: ") {
+        let mut buf = [0u8; 256];
+        let n = long.read(&mut buf).unwrap();
+        assert!(n > 0, "the stream ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(reset("").json(), json!({"success": false}));
+    let refused = reset("?reset_running_requests=true");
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["error"]["param"], "reset_running_requests");
+    drop(long);
+    let start = Instant::now();
+    while reset("?reset_external=true").json() != json!({"success": true}) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the aborted request never let go"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let m = sim.metrics();
+    assert!(
+        m.contains("llmsweep_sim:prefix_cache_resets_total{engine=\"0\",model_name=\"llmsweep/tiny-sim\"} 2.0"),
+        "only the resets that happened count"
+    );
 }
 
 #[test]
@@ -478,29 +542,45 @@ fn errors_look_like_vllm() {
             "{v}"
         );
     };
+    // Malformed JSON: FastAPI's validation error, typed with the reason phrase.
     check(
         send("{\"prompt\": "),
         400,
-        "BadRequestError",
-        "Invalid JSON",
+        "Bad Request",
+        "'type': 'json_invalid'",
     );
     check(
         send(r#"{"prompt": "hi", "max_tokens": 5000}"#),
         400,
         "BadRequestError",
-        "maximum context length is 4096",
+        "max_tokens=5000 cannot be greater than max_model_len=4096",
     );
+    check(
+        send(r#"{"prompt": "hi", "max_tokens": 2, "stream_options": {"include_usage": true}}"#),
+        400,
+        "Bad Request",
+        "Stream options can only be defined when `stream=True`.",
+    );
+    let untyped = sim.request(
+        "POST",
+        "/v1/completions",
+        &[("Authorization", "Bearer sekret")],
+        br#"{"prompt": "hi", "max_tokens": 1}"#,
+    );
+    check(untyped, 400, "Bad Request", "Unsupported Media Type");
     check(
         send(r#"{"prompt": "hi", "n": 2}"#),
         400,
         "BadRequestError",
         "n=2",
     );
+    let unknown = send(r#"{"model": "gpt-9", "prompt": "hi"}"#);
+    assert_eq!(unknown.json()["error"]["param"], "model");
     check(
-        send(r#"{"model": "gpt-9", "prompt": "hi"}"#),
+        unknown,
         404,
         "NotFoundError",
-        "The model `gpt-9` does not exist.",
+        "The model `gpt-9` does not exist. Valid aliases: llmsweep/tiny-sim.",
     );
     check(
         send(&format!(r#"{{"prompt": "{}"}}"#, "x ".repeat(2000))),
@@ -508,18 +588,198 @@ fn errors_look_like_vllm() {
         "RequestEntityTooLarge",
         "2000 bytes",
     );
+    // A missing or wrong key: vLLM's middleware answers 401 {"error": "Unauthorized"}.
     let no_key = sim.post("/v1/completions", &json!({"prompt": "hi", "max_tokens": 1}));
-    check(no_key, 401, "Unauthorized", "Unauthorized");
+    assert_eq!(no_key.status, 401);
+    assert_eq!(no_key.json(), json!({"error": "Unauthorized"}));
     let wrong = sim.request(
         "GET",
         "/v1/models",
         &[("Authorization", "Bearer nope")],
         b"",
     );
-    check(wrong, 401, "Unauthorized", "Unauthorized");
+    assert_eq!(wrong.status, 401);
     assert_eq!(send(r#"{"prompt": "hi", "max_tokens": 1}"#).status, 200);
     assert_eq!(sim.get("/health").status, 200, "health needs no key");
+    assert_eq!(sim.get("/metrics").status, 200, "metrics need no key");
     assert_eq!(sim.get("/nope").status, 404);
+    let wrong_method = sim.request("GET", "/metrics", &[], b"");
+    assert_eq!(wrong_method.status, 200);
+    let wrong_method = sim.request("POST", "/health", &[], b"");
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.json(), json!({"detail": "Method Not Allowed"}));
+    // Everything under /v1 is guarded, routes or not.
+    assert_eq!(sim.get("/v1/nope").status, 401);
+    let found = sim.request(
+        "GET",
+        "/v1/nope",
+        &[("Authorization", "Bearer sekret")],
+        b"",
+    );
+    assert_eq!(found.status, 404);
+}
+
+#[test]
+fn any_of_several_api_keys_is_accepted_and_vllm_api_key_is_the_fallback() {
+    let ok = |sim: &Sim, key: &str| {
+        let auth = format!("Bearer {key}");
+        sim.request("GET", "/v1/models", &[("Authorization", &auth)], b"")
+            .status
+    };
+    // Several keys after one flag; the scheme is case-insensitive, as in vLLM.
+    let sim = Sim::start(&["--profile", "tiny", "--api-key", "k1", "k2"]);
+    assert_eq!(ok(&sim, "k1"), 200);
+    assert_eq!(ok(&sim, "k2"), 200);
+    assert_eq!(ok(&sim, "k3"), 401);
+    let lower = sim.request("GET", "/v1/models", &[("Authorization", "bearer k2")], b"");
+    assert_eq!(lower.status, 200);
+    drop(sim);
+    // A repeated flag replaces the keys (argparse `store`), and --api-key wins over
+    // VLLM_API_KEY.
+    let env = [("VLLM_API_KEY", Path::new("from-env"))];
+    let mut sim = Sim::start_with_env(
+        &[
+            "--startup-seconds",
+            "0",
+            "--profile",
+            "tiny",
+            "--api-key",
+            "k1",
+            "k2",
+            "--api-key",
+            "k3",
+        ],
+        &env,
+    );
+    sim.wait_ready();
+    assert_eq!(ok(&sim, "k3"), 200);
+    assert_eq!(ok(&sim, "k1"), 401);
+    assert_eq!(ok(&sim, "from-env"), 401);
+    assert!(sim.terminate().success());
+    // No --api-key: VLLM_API_KEY alone.
+    let sim = Sim::start_with_env(&["--startup-seconds", "0", "--profile", "tiny"], &env);
+    sim.wait_ready();
+    assert_eq!(ok(&sim, "from-env"), 200);
+    assert_eq!(sim.get("/v1/models").status, 401);
+    let completion = sim.request(
+        "POST",
+        "/v1/completions",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer from-env"),
+        ],
+        br#"{"prompt": "hi", "max_tokens": 2}"#,
+    );
+    assert_eq!(completion.status, 200);
+    drop(sim);
+    // `--api-key ""` turns authentication off, even with VLLM_API_KEY set.
+    let sim = Sim::start_with_env(
+        &[
+            "--startup-seconds",
+            "0",
+            "--profile",
+            "tiny",
+            "--api-key",
+            "",
+        ],
+        &env,
+    );
+    sim.wait_ready();
+    assert_eq!(sim.get("/v1/models").status, 200);
+}
+
+#[test]
+fn lengths_and_defaults_follow_vllm() {
+    let sim = Sim::start(&["--profile", "tiny", "--max-model-len", "64"]);
+    let completion = |body: Value| {
+        let reply = sim.post("/v1/completions", &body);
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    };
+    // /v1/completions without max_tokens stops at 16 tokens, as vLLM's default.
+    let v = completion(json!({"prompt": [1, 2, 3], "ignore_eos": true}));
+    assert_eq!(v["usage"]["completion_tokens"], 16);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    // Prompt + max_tokens over max_model_len: max_tokens is cut to what is left.
+    let prompt: Vec<u32> = (1..=60).collect();
+    let v = completion(json!({"prompt": prompt, "max_tokens": 10, "ignore_eos": true}));
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    // Streaming, with usage, agrees.
+    let reply = sim.post(
+        "/v1/completions",
+        &json!({"prompt": prompt, "max_tokens": 10, "ignore_eos": true, "stream": true,
+            "stream_options": {"include_usage": true}}),
+    );
+    let events = reply.events();
+    assert_eq!(events[events.len() - 2]["usage"]["completion_tokens"], 4);
+    // continuous_usage_stats: every chunk carries the running usage.
+    let reply = sim.post(
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+            "ignore_eos": true, "stream": true,
+            "stream_options": {"include_usage": true, "continuous_usage_stats": true}}),
+    );
+    let events = reply.events();
+    let running: Vec<u64> = events
+        .iter()
+        .filter(|e| {
+            e.get("choices")
+                .is_some_and(|c| !c.as_array().unwrap().is_empty())
+        })
+        .map(|e| e["usage"]["completion_tokens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(running.first(), Some(&0), "the role chunk: {running:?}");
+    assert_eq!(running.last(), Some(&5));
+    assert!(running.windows(2).all(|w| w[0] < w[1]), "{running:?}");
+    // min_tokens is honoured even when the model would stop sooner.
+    let v = completion(json!({"prompt": [7, 8, 9], "max_tokens": 40, "min_tokens": 40}));
+    assert_eq!(v["usage"]["completion_tokens"], 40);
+    // Chat without a limit runs to the context's end at most.
+    let chat = sim.post(
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "hi"}], "ignore_eos": true}),
+    );
+    let v = chat.json();
+    assert_eq!(
+        v["usage"]["prompt_tokens"].as_u64().unwrap()
+            + v["usage"]["completion_tokens"].as_u64().unwrap(),
+        64
+    );
+    // What vLLM refuses.
+    let refused = |body: Value, words: &str| {
+        let reply = sim.post("/v1/completions", &body);
+        assert_eq!(reply.status, 400);
+        let v = reply.json();
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{v}"
+        );
+    };
+    let long: Vec<u32> = (1..=65).collect();
+    refused(
+        json!({"prompt": long, "max_tokens": 1}),
+        "your prompt contains 65 input tokens",
+    );
+    let full: Vec<u32> = (1..=64).collect();
+    refused(
+        json!({"prompt": full, "max_tokens": 1}),
+        "max_tokens must be at least 1, got 0.",
+    );
+    refused(
+        json!({"prompt": "hi", "max_tokens": 65}),
+        "max_tokens=65 cannot be greater than max_model_len=64",
+    );
+    refused(
+        json!({"prompt": prompt, "max_tokens": 10, "min_tokens": 5}),
+        "min_tokens must be less than or equal to max_tokens=4, got 5.",
+    );
+    refused(json!({"prompt": "hi", "n": 3}), "n=3");
 }
 
 #[test]

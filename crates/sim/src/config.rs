@@ -151,6 +151,37 @@ fn kv_dtype_factor(dtype: &str) -> Option<f64> {
     }
 }
 
+/// A quantization marker in a model name (`…-FP8`, `…-AWQ`, `…-GPTQ-Int4`, `…-w4a16`).
+fn quantized_tag(model: &str) -> Option<&'static str> {
+    let base = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let words: Vec<&str> = base.split(['-', '_', '.']).collect();
+    [
+        "fp8",
+        "fp4",
+        "nvfp4",
+        "mxfp4",
+        "int4",
+        "int8",
+        "awq",
+        "gptq",
+        "gguf",
+        "bnb",
+        "4bit",
+        "8bit",
+        "w4a16",
+        "w8a8",
+        "w8a16",
+        "w4a8",
+        "quantized",
+    ]
+    .into_iter()
+    .find(|tag| words.contains(tag))
+}
+
 /// Resolve and validate the settings.
 pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
     let mut notes = Vec::new();
@@ -158,15 +189,25 @@ pub fn resolve(opts: &SimOptions) -> Result<SimConfig, ConfigError> {
         (Some(name), _) => {
             profile::by_name(name).ok_or_else(|| ConfigError::UnknownProfile(name.clone()))?
         }
-        (None, Some(model)) => profile::for_model(model).unwrap_or_else(|| {
-            let default = profile::default_profile();
-            notes.push(format!(
-                "model {model:?} matches no profile; simulating it with the default profile \
+        (None, Some(model)) => profile::for_model(model)
+            .inspect(|p| {
+                if let Some(tag) = quantized_tag(model) {
+                    notes.push(format!(
+                        "model {model:?} looks quantized ({tag}); profile {} simulates it with \
+                         BF16 weights (the simulator does not model quantized weights)",
+                        p.name
+                    ));
+                }
+            })
+            .unwrap_or_else(|| {
+                let default = profile::default_profile();
+                notes.push(format!(
+                    "model {model:?} matches no profile; simulating it with the default profile \
                  {} (choose one with --profile)",
-                default.name
-            ));
-            default
-        }),
+                    default.name
+                ));
+                default
+            }),
         (None, None) => profile::default_profile(),
     };
     let model = opts
@@ -463,7 +504,7 @@ impl SimConfig {
                 Backend::Fixed(FixedEngine::new(ttft, itl))
             }
         };
-        Simulator::new(backend, self.cache_info())
+        Simulator::new(backend, self.cache_info(), self.scheduler.max_model_len)
     }
 }
 
@@ -562,6 +603,15 @@ mod tests {
         assert_eq!(c.profile.name, "llama-3-8b-h100");
         assert_eq!(c.model, "acme/mystery-13b");
         assert_eq!(c.notes.len(), 1);
+        // A quantized checkpoint of a profiled model: that profile, and a note that the
+        // weights are simulated as BF16.
+        o.model = Some("RedHatAI/Llama-3.1-8B-Instruct-FP8".into());
+        let c = resolve(&o).unwrap();
+        assert_eq!(c.profile.name, "llama-3-8b-h100");
+        assert_eq!(c.notes.len(), 1);
+        assert!(c.notes[0].contains("(fp8)"), "{:?}", c.notes);
+        o.model = Some("meta-llama/Llama-3.1-8B-Instruct".into());
+        assert!(resolve(&o).unwrap().notes.is_empty());
         o.profile = Some("nope".into());
         assert!(matches!(resolve(&o), Err(ConfigError::UnknownProfile(_))));
     }

@@ -28,7 +28,7 @@ pub const REQUEST_BUCKETS: &[f64] = &[
 /// A cumulative-on-render histogram with fixed bucket bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
-    bounds: &'static [f64],
+    bounds: std::borrow::Cow<'static, [f64]>,
     /// Per-bucket (non-cumulative) counts; the last slot is `+Inf`.
     counts: Vec<u64>,
     sum: f64,
@@ -38,9 +38,13 @@ pub struct Histogram {
 impl Histogram {
     /// An empty histogram over `bounds` (ascending).
     pub fn new(bounds: &'static [f64]) -> Self {
+        Self::with_bounds(std::borrow::Cow::Borrowed(bounds))
+    }
+
+    fn with_bounds(bounds: std::borrow::Cow<'static, [f64]>) -> Self {
         Self {
-            bounds,
             counts: vec![0; bounds.len() + 1],
+            bounds,
             sum: 0.0,
             count: 0,
         }
@@ -158,6 +162,33 @@ pub struct Metrics {
     pub prefill: Histogram,
     /// `vllm:request_decode_time_seconds`.
     pub decode: Histogram,
+    /// `vllm:request_inference_time_seconds` (first scheduled → last token).
+    pub inference: Histogram,
+    /// `vllm:request_time_per_output_token_seconds`: each finished request's decode time
+    /// over its tokens after the first.
+    pub request_tpot: Histogram,
+    /// `vllm:request_prompt_tokens`.
+    pub request_prompt_tokens: Histogram,
+    /// `vllm:request_generation_tokens`.
+    pub request_generation_tokens: Histogram,
+}
+
+/// vLLM's `build_1_2_5_buckets(max_model_len)`: 1, 2, 5, 10, 20, 50, … up to
+/// `max_model_len`, the bounds of the per-request token-count histograms.
+pub fn token_buckets(max_model_len: u32) -> Vec<f64> {
+    let mut bounds = Vec::new();
+    let mut scale = 1u64;
+    'outer: loop {
+        for m in [1u64, 2, 5] {
+            let v = m * scale;
+            if v > u64::from(max_model_len) {
+                break 'outer;
+            }
+            bounds.push(v as f64);
+        }
+        scale *= 10;
+    }
+    bounds
 }
 
 impl Default for Metrics {
@@ -177,11 +208,20 @@ pub struct FinishedTimes {
     pub prefill: f64,
     /// First token → last token.
     pub decode: f64,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub generated: u32,
 }
 
 impl Metrics {
-    /// All zero.
+    /// All zero, with token-count histograms up to 131,072 tokens.
     pub fn new() -> Self {
+        Self::with_max_model_len(131_072)
+    }
+
+    /// All zero; the per-request token-count histograms end at `max_model_len`, as vLLM's.
+    pub fn with_max_model_len(max_model_len: u32) -> Self {
         Self {
             prompt_tokens: 0,
             generation_tokens: 0,
@@ -199,6 +239,10 @@ impl Metrics {
             queue: Histogram::new(REQUEST_BUCKETS),
             prefill: Histogram::new(REQUEST_BUCKETS),
             decode: Histogram::new(REQUEST_BUCKETS),
+            inference: Histogram::new(REQUEST_BUCKETS),
+            request_tpot: Histogram::new(ITL_BUCKETS),
+            request_prompt_tokens: Histogram::with_bounds(token_buckets(max_model_len).into()),
+            request_generation_tokens: Histogram::with_bounds(token_buckets(max_model_len).into()),
         }
     }
 
@@ -230,6 +274,18 @@ impl Metrics {
             self.queue.observe(t.queue);
             self.prefill.observe(t.prefill);
             self.decode.observe(t.decode);
+            self.inference.observe(t.prefill + t.decode);
+            // vLLM leaves out the first token, which the prefill produced.
+            let tpot = if t.generated > 1 {
+                t.decode / f64::from(t.generated - 1)
+            } else {
+                0.0
+            };
+            self.request_tpot.observe(tpot);
+            self.request_prompt_tokens
+                .observe(f64::from(t.prompt_tokens));
+            self.request_generation_tokens
+                .observe(f64::from(t.generated));
         }
     }
 
@@ -329,6 +385,12 @@ impl Metrics {
             "Histogram of time per output token in seconds (older name).",
             &labels,
         );
+        self.request_tpot.render(
+            &mut out,
+            "vllm:request_time_per_output_token_seconds",
+            "Histogram of time_per_output_token_seconds per request.",
+            &labels,
+        );
         self.e2e.render(
             &mut out,
             "vllm:e2e_request_latency_seconds",
@@ -351,6 +413,24 @@ impl Metrics {
             &mut out,
             "vllm:request_decode_time_seconds",
             "Histogram of time spent in DECODE phase for request.",
+            &labels,
+        );
+        self.inference.render(
+            &mut out,
+            "vllm:request_inference_time_seconds",
+            "Histogram of time spent in RUNNING phase for request.",
+            &labels,
+        );
+        self.request_prompt_tokens.render(
+            &mut out,
+            "vllm:request_prompt_tokens",
+            "Number of prefill tokens processed.",
+            &labels,
+        );
+        self.request_generation_tokens.render(
+            &mut out,
+            "vllm:request_generation_tokens",
+            "Number of generation tokens processed.",
             &labels,
         );
         let _ = writeln!(
@@ -456,6 +536,8 @@ mod tests {
                 queue: 0.0,
                 prefill: 0.02,
                 decode: 0.03,
+                prompt_tokens: 10,
+                generated: 4,
             }),
         );
         let gauges = Gauges {
@@ -481,9 +563,27 @@ mod tests {
             "finished_reason=\"length\"} 1.0",
             "num_gpu_blocks=\"100\"",
             "llmsweep_sim:prefix_cache_resets_total",
+            // One request: 0.03 s of decode over the 3 tokens after the first.
+            "vllm:request_time_per_output_token_seconds_bucket{le=\"0.01\",engine=\"0\",model_name=\"m\\\"x\"} 1.0",
+            "vllm:request_time_per_output_token_seconds_count{engine=\"0\",model_name=\"m\\\"x\"} 1.0",
+            "vllm:request_inference_time_seconds_sum{engine=\"0\",model_name=\"m\\\"x\"} 0.05",
+            "vllm:request_prompt_tokens_bucket{le=\"10.0\",engine=\"0\",model_name=\"m\\\"x\"} 1.0",
+            "vllm:request_generation_tokens_bucket{le=\"2.0\",engine=\"0\",model_name=\"m\\\"x\"} 0.0",
+            "vllm:request_generation_tokens_bucket{le=\"5.0\",engine=\"0\",model_name=\"m\\\"x\"} 1.0",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    #[test]
+    fn token_buckets_are_vllms_1_2_5_series() {
+        assert_eq!(
+            token_buckets(4096),
+            [
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0
+            ]
+        );
+        assert_eq!(token_buckets(5000).last(), Some(&5000.0));
     }
 
     #[test]

@@ -25,10 +25,10 @@ pub struct Simulator {
 
 impl Simulator {
     /// A simulator over `backend`; usually built by [`crate::config::SimConfig::build`].
-    pub fn new(backend: Backend, cache_info: CacheInfo) -> Self {
+    pub fn new(backend: Backend, cache_info: CacheInfo, max_model_len: u32) -> Self {
         Self {
             backend,
-            metrics: Metrics::new(),
+            metrics: Metrics::with_max_model_len(max_model_len),
             cache_info,
         }
     }
@@ -68,11 +68,15 @@ impl Simulator {
     }
 
     /// `POST /reset_prefix_cache`: empty the prefix cache and count the reset.
-    pub fn reset_prefix_cache(&mut self) {
-        if let Backend::Steps(c) = &mut self.backend {
-            c.reset_prefix_cache();
+    pub fn reset_prefix_cache(&mut self) -> bool {
+        let done = match &mut self.backend {
+            Backend::Steps(c) => c.reset_prefix_cache(),
+            Backend::Fixed(_) => true,
+        };
+        if done {
+            self.metrics.prefix_cache_resets += 1;
         }
-        self.metrics.prefix_cache_resets += 1;
+        done
     }
 
     /// Count a `POST /reset_mm_cache` (the simulated model has no multimodal cache).

@@ -200,6 +200,17 @@ fn b05_max_num_seqs_caps_concurrency() {
     assert!(capped.steps.iter().all(|s| s.running <= 16));
     assert!(capped.steps.iter().any(|s| s.running == 16));
     let wide = run_with(64);
+    // The 48 clients over the cap wait in the queue; with room for all, nobody does long.
+    let queue = |r: &RunReport| {
+        let q = &r.sim.metrics().queue;
+        q.sum() / q.count() as f64
+    };
+    assert!(
+        queue(&capped) > 5.0 * queue(&wide).max(1e-6),
+        "{} vs {}",
+        queue(&capped),
+        queue(&wide)
+    );
     assert!(steady_rate(&wide) > 1.2 * steady_rate(&capped));
     assert!(mean(&wide, RequestRecord::ttft_s) < 0.5 * mean(&capped, RequestRecord::ttft_s));
 }
@@ -520,6 +531,19 @@ fn b16_metric_consistency() {
     assert_eq!(finished, 200);
     assert_eq!((m.ttft.count(), m.e2e.count()), (finished, finished));
     assert_eq!(m.itl.count(), generated - finished);
+    // The per-request families count each finished request once.
+    for h in [
+        &m.queue,
+        &m.prefill,
+        &m.decode,
+        &m.inference,
+        &m.request_tpot,
+        &m.request_prompt_tokens,
+        &m.request_generation_tokens,
+    ] {
+        assert_eq!(h.count(), finished);
+    }
+    assert_eq!(m.request_generation_tokens.sum(), generated as f64);
     assert!(r.steps.iter().all(|s| (0.0..=1.0).contains(&s.kv_usage)));
     assert!(r.steps.iter().any(|s| s.kv_usage > 0.5));
     assert!(m.preemptions > 0, "the test should exercise preemption");

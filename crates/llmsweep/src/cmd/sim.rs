@@ -94,9 +94,11 @@ struct SimFlags {
     /// Use CUDA graphs (the default).
     #[arg(long, overrides_with = "enforce_eager")]
     no_enforce_eager: bool,
-    /// Require `Authorization: Bearer KEY` on /v1 routes.
-    #[arg(long, env = "VLLM_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
+    /// Require `Authorization: Bearer KEY` with one of these keys on /v1 routes (as
+    /// `vllm serve`: several keys after one flag; a repeated flag replaces the keys; "" or
+    /// None means none) [default: $VLLM_API_KEY].
+    #[arg(long, num_args = 1.., action = clap::ArgAction::Set, value_name = "KEY", env = "VLLM_API_KEY", hide_env_values = true)]
+    api_key: Vec<String>,
     /// Seed of the answer text (and of start-up jitter) [default: 0].
     #[arg(long)]
     seed: Option<u64>,
@@ -200,6 +202,15 @@ fn sim_flags() -> Vec<(String, Arity)> {
     flags
 }
 
+/// The keys vLLM would require: `--api-key` values (or `VLLM_API_KEY`) except `""` and
+/// `None`, which vLLM's `optional_type` reads as no key.
+fn api_keys(given: Vec<String>) -> Vec<String> {
+    given
+        .into_iter()
+        .filter(|k| !k.is_empty() && k != "None")
+        .collect()
+}
+
 fn either(on: bool, off: bool) -> Option<bool> {
     match (on, off) {
         (true, _) => Some(true),
@@ -300,7 +311,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ServeOptions {
             host: flags.host,
             port: flags.port,
-            api_key: flags.api_key.filter(|k| !k.is_empty()),
+            api_keys: api_keys(flags.api_key),
             max_body_bytes: flags.max_request_body_bytes,
             startup_scale: flags.startup_scale,
             startup_seconds: flags.startup_seconds,
@@ -351,9 +362,7 @@ mod tests {
         assert_eq!(arity("--trust-remote-code"), None);
         // The vLLM flags the simulator reads take values as `vllm serve` does.
         for (name, arity) in &flags {
-            if let Some(vllm) = llmsweep_sim::vllm_argv::vllm_arity(name)
-                && name != "--api-key"
-            {
+            if let Some(vllm) = llmsweep_sim::vllm_argv::vllm_arity(name) {
                 assert_eq!(vllm, *arity, "{name}");
             }
         }
@@ -418,6 +427,27 @@ mod tests {
             Some(false)
         );
         assert_eq!(flags.startup_seconds, Some(0.0));
+    }
+
+    #[test]
+    fn api_keys_are_read_as_vllm_serve_reads_them() {
+        let keys = |args: &[&str]| api_keys(parse(args).api_key);
+        assert_eq!(keys(&["--api-key", "k1", "k2"]), ["k1", "k2"]);
+        assert_eq!(
+            keys(&["--api-key", "k1", "k2", "--port", "1"]),
+            ["k1", "k2"]
+        );
+        // argparse's `store`: a repeated flag replaces the earlier keys.
+        assert_eq!(keys(&["--api-key", "k1", "k2", "--api-key", "k3"]), ["k3"]);
+        assert_eq!(keys(&["--api-key=k1"]), ["k1"]);
+        assert_eq!(keys(&["--api_key", "k1", "k2"]), ["k1", "k2"]);
+        // vLLM's optional_type: "" and "None" are no key.
+        assert!(keys(&["--api-key", ""]).is_empty());
+        assert!(keys(&["--api-key", "None"]).is_empty());
+        assert_eq!(keys(&["--api-key", "k1", "None"]), ["k1"]);
+        // A bare --api-key is an error, as with argparse's nargs='+'.
+        let argv = ["x", "--api-key"].map(String::from);
+        assert!(SimFlags::try_parse_from(argv).is_err());
     }
 
     #[test]

@@ -43,6 +43,20 @@ impl Usage {
     }
 }
 
+/// `stream_options.continuous_usage_stats`: the running `usage` on every chunk
+/// (prompt tokens, tokens so far), as vLLM writes it.
+fn push_running_usage(out: &mut Vec<u8>, running: Option<(u32, u32)>) {
+    if let Some((prompt, generated)) = running {
+        out.extend_from_slice(
+            format!(
+                ",\"usage\":{{\"prompt_tokens\":{prompt},\"total_tokens\":{},\"completion_tokens\":{generated}}}",
+                prompt + generated
+            )
+            .as_bytes(),
+        );
+    }
+}
+
 /// The `object` field of stream chunks.
 fn chunk_object(endpoint: Endpoint) -> &'static str {
     match endpoint {
@@ -73,25 +87,30 @@ impl ChunkTemplate {
         }
     }
 
-    /// Append chat's opening chunk, `delta: {"role":"assistant","content":""}`.
-    pub fn push_role(&self, out: &mut Vec<u8>) {
+    /// Append chat's opening chunk, `delta: {"role":"assistant","content":""}`, with
+    /// `running` usage (prompt tokens, 0) under `continuous_usage_stats`.
+    pub fn push_role(&self, out: &mut Vec<u8>, running: Option<(u32, u32)>) {
         if self.endpoint == Endpoint::Chat {
             out.extend_from_slice(&self.head);
             out.extend_from_slice(
-                b"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+                b"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]",
             );
+            push_running_usage(out, running);
+            out.extend_from_slice(b"}\n\n");
         }
     }
 
     /// Append one chunk holding answer tokens `from..to` (merged, as vLLM merges deltas
-    /// a slow client has not read yet), with `finish_reason` when it is the last.
+    /// a slow client has not read yet), with `finish_reason` when it is the last, and
+    /// with the running usage (prompt tokens, tokens so far) under
+    /// `continuous_usage_stats`.
     pub fn push_tokens(
         &self,
         out: &mut Vec<u8>,
         text_key: u64,
-        from: u32,
-        to: u32,
+        (from, to): (u32, u32),
         finish: Option<FinishReason>,
+        running: Option<(u32, u32)>,
     ) {
         out.extend_from_slice(&self.prefix);
         push_text(out, text_key, from, to);
@@ -107,7 +126,9 @@ impl ChunkTemplate {
         };
         out.extend_from_slice(close.as_bytes());
         out.extend_from_slice(reason.as_bytes());
-        out.extend_from_slice(b",\"stop_reason\":null}]}\n\n");
+        out.extend_from_slice(b",\"stop_reason\":null}]");
+        push_running_usage(out, running);
+        out.extend_from_slice(b"}\n\n");
     }
 
     /// Append the usage chunk (`"choices": []`).
@@ -150,7 +171,10 @@ pub fn full_response(
         }),
         Endpoint::Chat => json!({
             "index": 0,
-            "message": {"role": "assistant", "content": text, "reasoning_content": null, "tool_calls": []},
+            // vLLM 0.33's ChatMessage: `reasoning` (no longer `reasoning_content`), and
+            // `tool_calls` left out when empty.
+            "message": {"role": "assistant", "content": text, "refusal": null,
+                "annotations": null, "audio": null, "function_call": null, "reasoning": null},
             "logprobs": null,
             "finish_reason": finish.as_str(),
             "stop_reason": null,
@@ -166,6 +190,8 @@ pub fn full_response(
         "created": created,
         "model": model,
         "choices": [choice],
+        "service_tier": null,
+        "system_fingerprint": null,
         "usage": usage.to_json(),
     })
     .to_string()
@@ -189,8 +215,14 @@ mod tests {
     fn completion_chunks_are_valid_json_with_text() {
         let t = ChunkTemplate::new(Endpoint::Completions, "cmpl-1", 7, "m\"x");
         let mut out = Vec::new();
-        t.push_tokens(&mut out, 42, 0, 2, None);
-        t.push_tokens(&mut out, 42, 2, 3, Some(FinishReason::Length));
+        t.push_tokens(&mut out, 42, (0, 2), None, None);
+        t.push_tokens(
+            &mut out,
+            42,
+            (2, 3),
+            Some(FinishReason::Length),
+            Some((7, 3)),
+        );
         t.push_usage(
             &mut out,
             Usage {
@@ -208,15 +240,23 @@ mod tests {
         assert_eq!(ev[1]["choices"][0]["finish_reason"], "length");
         assert_eq!(ev[2]["choices"], json!([]));
         assert_eq!(ev[2]["usage"]["total_tokens"], 8);
+        // continuous_usage_stats: the running count rides on the chunk.
+        assert!(ev[0].get("usage").is_none());
+        assert_eq!(
+            ev[1]["usage"],
+            json!({"prompt_tokens": 7, "total_tokens": 10, "completion_tokens": 3})
+        );
     }
 
     #[test]
     fn chat_chunks_open_with_the_role() {
         let t = ChunkTemplate::new(Endpoint::Chat, "chatcmpl-1", 7, "m");
         let mut out = Vec::new();
-        t.push_role(&mut out);
-        t.push_tokens(&mut out, 1, 0, 1, Some(FinishReason::Stop));
+        t.push_role(&mut out, Some((4, 0)));
+        t.push_tokens(&mut out, 1, (0, 1), Some(FinishReason::Stop), None);
         let ev = events(&out);
+        assert_eq!(ev[0]["usage"]["completion_tokens"], 0);
+        assert_eq!(ev[0]["usage"]["total_tokens"], 4);
         assert_eq!(ev[0]["object"], "chat.completion.chunk");
         assert_eq!(
             ev[0]["choices"][0]["delta"],
@@ -245,6 +285,10 @@ mod tests {
         .unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "hi");
         assert_eq!(v["usage"]["completion_tokens"], 1);
+        // vLLM 0.33's message: `reasoning`, and no empty `tool_calls`.
+        let message = v["choices"][0]["message"].as_object().unwrap();
+        assert!(message.contains_key("reasoning") && !message.contains_key("reasoning_content"));
+        assert!(!message.contains_key("tool_calls"));
         let v: Value = serde_json::from_str(&full_response(
             Endpoint::Completions,
             "c",

@@ -89,11 +89,14 @@ impl Cluster {
         g
     }
 
-    /// Empty every replica's prefix cache.
-    pub fn reset_prefix_cache(&mut self) {
+    /// Empty every replica's prefix cache; `false` if a replica refused (it has running
+    /// requests), as vLLM's front end reports the engines together.
+    pub fn reset_prefix_cache(&mut self) -> bool {
+        let mut all = true;
         for r in &mut self.replicas {
-            r.reset_prefix_cache();
+            all &= r.reset_prefix_cache();
         }
+        all
     }
 
     /// Record every step of every replica from now on.

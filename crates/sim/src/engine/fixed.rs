@@ -129,6 +129,8 @@ impl FixedEngine {
                         queue: 0.0,
                         prefill: ns_to_secs(s.first_token_ns - s.arrival_ns),
                         decode: ns_to_secs(t - s.first_token_ns),
+                        prompt_tokens: s.prompt_len,
+                        generated: s.generated,
                     }),
                 );
                 self.streams.remove(&id);

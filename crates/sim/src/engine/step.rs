@@ -236,12 +236,14 @@ impl StepEngine {
         true
     }
 
-    /// Empty the prefix cache (`POST /reset_prefix_cache`).
-    pub fn reset_prefix_cache(&mut self) {
-        self.pool.reset_prefix_cache();
-        for slot in self.slots.iter_mut().flatten() {
-            slot.registered = slot.blocks.len();
+    /// Empty the prefix cache (`POST /reset_prefix_cache`). As vLLM's KV-cache manager, it
+    /// refuses (returns `false`, changing nothing) while a request holds blocks.
+    pub fn reset_prefix_cache(&mut self) -> bool {
+        if self.slots.iter().flatten().any(|r| !r.blocks.is_empty()) {
+            return false;
         }
+        self.pool.reset_prefix_cache();
+        true
     }
 
     /// Virtual time of the next event: the current step's end, or when an idle replica
@@ -529,6 +531,8 @@ impl StepEngine {
                         queue: ns_to_secs(req.first_scheduled_ns.saturating_sub(req.ready_ns)),
                         prefill: ns_to_secs(req.first_token_ns - req.first_scheduled_ns),
                         decode: ns_to_secs(emit_ns - req.first_token_ns),
+                        prompt_tokens: req.prompt_len,
+                        generated: req.generated,
                     }),
                 );
                 any_finished = true;

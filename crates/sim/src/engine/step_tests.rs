@@ -164,8 +164,15 @@ fn prefix_hits_are_whole_blocks_and_leave_one_token_to_compute() {
     assert_eq!(out[0].cached_tokens, 16);
     assert_eq!((m.prefix_queries, m.prefix_hits), (64, 16));
     assert_eq!(steps(&e).last().unwrap().tokens, 16);
-    // Reset: nothing hits any more.
-    e.reset_prefix_cache();
+    // Reset: nothing hits any more. A running request makes it refuse, as vLLM's.
+    e.submit(request(3, 15_000_000_000, &tokens(9, 40), 50));
+    let mut out = Vec::new();
+    e.advance_to(15_000_000_000 + 1, &mut out, &mut m);
+    while !e.reset_prefix_cache() {
+        let next = e.next_event_ns().expect("the running request ends");
+        e.advance_to(next, &mut out, &mut m);
+    }
+    assert!(out.iter().any(|o| o.id == 3 && o.finish.is_some()));
     e.submit(request(2, 20_000_000_000, &prompt, 1));
     assert_eq!(drain(&mut e, &mut m)[0].cached_tokens, 0);
 }

@@ -35,7 +35,7 @@ pub enum EngineMsg {
     /// The client went away.
     Abort(RequestId),
     /// `POST /reset_prefix_cache`.
-    ResetPrefixCache,
+    ResetPrefixCache(oneshot::Sender<bool>),
     /// `POST /reset_mm_cache`.
     ResetMmCache,
     /// `POST /reset_encoder_cache`.
@@ -82,7 +82,9 @@ pub fn run_engine(mut sim: Simulator, inbox: Receiver<EngineMsg>, t0: Instant) {
                         sim.abort(id);
                     }
                 }
-                EngineMsg::ResetPrefixCache => sim.reset_prefix_cache(),
+                EngineMsg::ResetPrefixCache(reply) => {
+                    let _ = reply.send(sim.reset_prefix_cache());
+                }
                 EngineMsg::ResetMmCache => sim.reset_mm_cache(),
                 EngineMsg::ResetEncoderCache => sim.reset_encoder_cache(),
                 EngineMsg::Metrics(model, reply) => {

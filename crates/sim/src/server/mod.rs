@@ -43,8 +43,8 @@ pub struct ServeOptions {
     pub host: String,
     /// `--port` (0 picks a free port; the log names it).
     pub port: u16,
-    /// `--api-key`.
-    pub api_key: Option<String>,
+    /// `--api-key` keys (any one is accepted); empty: no authentication.
+    pub api_keys: Vec<String>,
     /// `--max-request-body-bytes`.
     pub max_body_bytes: usize,
     /// `--startup-scale`: multiplies every start-up phase.
@@ -210,7 +210,7 @@ async fn serve_async(config: SimConfig, opts: ServeOptions) -> anyhow::Result<()
         block_size: config.scheduler.block_size,
         seed: config.seed,
         tokenizer: config.tokenizer(),
-        api_key: opts.api_key.clone(),
+        api_keys: opts.api_keys.clone(),
         max_body_bytes: opts.max_body_bytes,
         created,
         lag: Arc::new(LagStats::default()),

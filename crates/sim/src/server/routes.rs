@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -47,8 +48,8 @@ pub struct AppState {
     pub seed: u64,
     /// The simulated tokenizer.
     pub tokenizer: SimTokenizer,
-    /// `--api-key` (or `VLLM_API_KEY`).
-    pub api_key: Option<String>,
+    /// `--api-key` keys (or `VLLM_API_KEY`); any one of them is accepted. Empty: no auth.
+    pub api_keys: Vec<String>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
     /// Unix time the server started (`created`).
@@ -84,7 +85,52 @@ pub fn router(state: Shared) -> Router {
         .route("/reset_mm_cache", post(reset_mm_cache))
         .route("/reset_encoder_cache", post(reset_encoder_cache))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate,
+        ))
         .with_state(state)
+}
+
+/// Path prefixes vLLM's `AuthenticationMiddleware` guards; `/health`, `/metrics`,
+/// `/tokenize`, … stay open.
+const GUARDED_PREFIXES: [&str; 4] = ["/v1", "/v2", "/inference", "/cohere"];
+
+/// Does the `Authorization` header carry one of `keys`, as vLLM checks it: scheme `Bearer`
+/// in any case, then a space, then the key exactly.
+pub fn key_accepted(keys: &[String], authorization: Option<&HeaderValue>) -> bool {
+    let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let (scheme, param) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    // Every key is compared, so the time taken does not say which one nearly matched.
+    keys.iter()
+        .fold(false, |hit, key| hit | (key.as_bytes() == param.as_bytes()))
+}
+
+/// vLLM's API-key middleware: with keys set, a request under a guarded prefix (any method
+/// but OPTIONS, known route or not) without one of them gets 401 `{"error":"Unauthorized"}`.
+async fn authenticate(State(st): State<Shared>, request: Request, next: Next) -> Response {
+    let guarded = GUARDED_PREFIXES
+        .iter()
+        .any(|p| request.uri().path().starts_with(p));
+    if st.api_keys.is_empty()
+        || request.method() == Method::OPTIONS
+        || !guarded
+        || key_accepted(&st.api_keys, request.headers().get(header::AUTHORIZATION))
+    {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"Unauthorized"}"#,
+    )
+        .into_response()
 }
 
 fn error_response(err: &ApiError) -> Response {
@@ -109,21 +155,6 @@ fn check_ready(st: &AppState) -> Result<(), ApiError> {
     }
 }
 
-fn check_key(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(key) = &st.api_key else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(key.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized())
-    }
-}
-
 async fn health(State(st): State<Shared>) -> Response {
     match check_ready(&st) {
         Ok(()) => StatusCode::OK.into_response(),
@@ -144,14 +175,25 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-async fn models(State(st): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(e) = check_ready(&st).and_then(|()| check_key(&st, &headers)) {
+/// FastAPI's answer to a known path with another method.
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"detail":"Method Not Allowed"}"#,
+    )
+        .into_response()
+}
+
+async fn models(State(st): State<Shared>) -> Response {
+    if let Err(e) = check_ready(&st) {
         return error_response(&e);
     }
     let data: Vec<_> = st
         .served_model_names
         .iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             json!({
                 "id": name,
                 "object": "model",
@@ -160,7 +202,21 @@ async fn models(State(st): State<Shared>, headers: HeaderMap) -> Response {
                 "root": st.root,
                 "parent": null,
                 "max_model_len": st.max_model_len,
-                "permission": [],
+                // vLLM's one default ModelPermission per card.
+                "permission": [{
+                    "id": format!("modelperm-{:016x}{:016x}", mix(st.created, i as u64), mix(st.seed, i as u64)),
+                    "object": "model_permission",
+                    "created": st.created,
+                    "allow_create_engine": false,
+                    "allow_sampling": true,
+                    "allow_logprobs": true,
+                    "allow_search_indices": false,
+                    "allow_view": true,
+                    "allow_fine_tuning": false,
+                    "organization": "*",
+                    "group": null,
+                    "is_blocking": false,
+                }],
             })
         })
         .collect();
@@ -205,8 +261,34 @@ fn reset(st: &AppState, msg: EngineMsg) -> Response {
     }
 }
 
-async fn reset_prefix_cache(State(st): State<Shared>) -> Response {
-    reset(&st, EngineMsg::ResetPrefixCache)
+/// vLLM 0.33: `{"success": bool}`; false while requests hold KV blocks.
+/// `reset_external` is a no-op, as in vLLM without a KV connector; `reset_running_requests`
+/// (preempt everything, then reset) is refused rather than ignored.
+async fn reset_prefix_cache(State(st): State<Shared>, uri: axum::http::Uri) -> Response {
+    for pair in uri.query().unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let on = matches!(
+            value.to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on" | "t" | "y"
+        );
+        if key == "reset_running_requests" && on {
+            return error_response(
+                &ApiError::bad_request(
+                    "reset_running_requests=true is not supported by llmsweep sim: it does not \
+                     preempt running requests to reset the prefix cache; retry once they end",
+                )
+                .with_param("reset_running_requests"),
+            );
+        }
+    }
+    let (tx, rx) = oneshot::channel();
+    if st.engine.send(EngineMsg::ResetPrefixCache(tx)).is_err() {
+        return error_response(&ApiError::internal("the engine thread has stopped"));
+    }
+    match rx.await {
+        Ok(success) => json_response(json!({ "success": success }).to_string()),
+        Err(_) => error_response(&ApiError::internal("the engine thread has stopped")),
+    }
 }
 
 async fn reset_mm_cache(State(st): State<Shared>) -> Response {
@@ -215,6 +297,24 @@ async fn reset_mm_cache(State(st): State<Shared>) -> Response {
 
 async fn reset_encoder_cache(State(st): State<Shared>) -> Response {
     reset(&st, EngineMsg::ResetEncoderCache)
+}
+
+/// vLLM's `validate_json_request` on the generation routes: the media type must be
+/// `application/json` (any case, parameters allowed), or 400 before the body is read.
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = value.split(';').next().unwrap_or("");
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            &["Unsupported Media Type: Only 'application/json' is allowed".to_string()],
+            None,
+        ))
+    }
 }
 
 /// The body of a request to a ready server, within the size limit.
@@ -228,7 +328,7 @@ async fn read_body(st: &AppState, body: Body) -> Result<bytes::Bytes, ApiError> 
 fn served_model(st: &AppState, requested: &RequestedModel) -> Result<String, ApiError> {
     match requested {
         Some(m) if st.served_model_names.iter().any(|n| n == m) => Ok(m.clone()),
-        Some(m) => Err(ApiError::unknown_model(m)),
+        Some(m) => Err(ApiError::unknown_model(m, &st.served_model_names)),
         None => Ok(st.served_model_names[0].clone()),
     }
 }
@@ -284,7 +384,7 @@ async fn start_generation(
     arrived: Instant,
 ) -> Result<Response, ApiError> {
     check_ready(st)?;
-    check_key(st, headers)?;
+    check_json_content_type(headers)?;
     let bytes = read_body(st, body).await?;
     let req = parse(endpoint, &bytes, &st.tokenizer)?;
     let model = served_model(st, &req.model)?;
@@ -333,7 +433,12 @@ async fn start_generation(
     };
     if req.stream {
         let template = ChunkTemplate::new(endpoint, &response_id, st.created, &model);
-        let stream = SseStream::new(ctx, template, req.include_usage, st.framing);
+        let stream = SseStream::new(
+            ctx,
+            template,
+            (req.include_usage, req.continuous_usage),
+            st.framing,
+        );
         let mut response = Body::from_stream(stream).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -359,4 +464,53 @@ async fn start_generation(
         },
     );
     Ok(json_response(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_listed_key_is_accepted_with_a_bearer_scheme_in_any_case() {
+        let keys = vec!["k1".to_string(), "k 2".to_string()];
+        let ok = |h: &str| key_accepted(&keys, Some(&HeaderValue::from_str(h).unwrap()));
+        assert!(ok("Bearer k1"));
+        assert!(ok("bearer k1"));
+        assert!(
+            ok("BEARER k 2"),
+            "the key is everything after the first space"
+        );
+        assert!(!ok("Bearer k3"));
+        assert!(!ok("Bearer  k1"), "no trimming, as vLLM");
+        assert!(!ok("Basic k1"));
+        assert!(!ok("Bearer"));
+        assert!(!ok("k1"));
+        assert!(!key_accepted(&keys, None));
+        assert!(!key_accepted(
+            &[],
+            Some(&HeaderValue::from_static("Bearer "))
+        ));
+    }
+
+    #[test]
+    fn generation_bodies_must_be_declared_json() {
+        let with = |ct: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(ct) = ct {
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+            check_json_content_type(&h)
+        };
+        assert!(with(Some("application/json")).is_ok());
+        assert!(with(Some("Application/JSON; charset=utf-8")).is_ok());
+        for bad in [None, Some("text/plain"), Some("application/jsonl")] {
+            let err = with(bad).unwrap_err();
+            assert_eq!((err.status, err.kind()), (400, "Bad Request"));
+            assert!(
+                err.message.contains("Unsupported Media Type"),
+                "{}",
+                err.message
+            );
+        }
+    }
 }

@@ -201,6 +201,8 @@ pub struct SseStream {
     guard: AbortGuard,
     template: ChunkTemplate,
     include_usage: bool,
+    /// `stream_options.continuous_usage_stats` (with `include_usage`).
+    continuous_usage: bool,
     framing: Framing,
     rendered: u32,
     done: bool,
@@ -232,7 +234,7 @@ impl SseStream {
     pub fn new(
         ctx: ResponseContext,
         template: ChunkTemplate,
-        include_usage: bool,
+        (include_usage, continuous_usage): (bool, bool),
         framing: Framing,
     ) -> Self {
         STREAMS_OPEN.fetch_add(1, Ordering::Relaxed);
@@ -243,6 +245,7 @@ impl SseStream {
             },
             template,
             include_usage,
+            continuous_usage: include_usage && continuous_usage,
             framing,
             rendered: 0,
             done: false,
@@ -275,8 +278,11 @@ impl futures_util::Stream for SseStream {
         let ctx = &this.guard.ctx;
         ctx.observe_lag(progress.released_ns);
         let mut out = Vec::with_capacity(256);
+        let prompt_tokens = ctx.prompt_tokens;
+        let continuous = this.continuous_usage;
+        let running = move |n: u32| continuous.then_some((prompt_tokens, n));
         if this.rendered == 0 {
-            this.template.push_role(&mut out);
+            this.template.push_role(&mut out, running(0));
         }
         let target = match this.framing {
             Framing::Merge => progress.generated,
@@ -287,13 +293,23 @@ impl futures_util::Stream for SseStream {
             if this.framing == Framing::PerToken {
                 while this.rendered + 1 < target {
                     let i = this.rendered;
-                    this.template
-                        .push_tokens(&mut out, ctx.text_key, i, i + 1, None);
+                    this.template.push_tokens(
+                        &mut out,
+                        ctx.text_key,
+                        (i, i + 1),
+                        None,
+                        running(i + 1),
+                    );
                     this.rendered += 1;
                 }
             }
-            this.template
-                .push_tokens(&mut out, ctx.text_key, this.rendered, target, finish);
+            this.template.push_tokens(
+                &mut out,
+                ctx.text_key,
+                (this.rendered, target),
+                finish,
+                running(target),
+            );
             this.rendered = target;
         }
         if finish.is_some() {
