@@ -154,7 +154,19 @@ pub async fn run_until(
                 } else {
                     ""
                 };
-                bail!("the server at {} is unreachable: {e}{hint}", cfg.base_url);
+                let waited = if cfg.ready_check_timeout_s > 0 {
+                    format!(
+                        " after waiting {:.1} s (--ready-check-timeout-sec {})",
+                        reach_started.elapsed().as_secs_f64(),
+                        cfg.ready_check_timeout_s
+                    )
+                } else {
+                    String::new()
+                };
+                bail!(
+                    "the server at {} is unreachable{waited}: {e}{hint}",
+                    cfg.base_url
+                );
             }
         }
     };
@@ -263,10 +275,16 @@ pub async fn run_until(
             strategy,
             start,
             end,
-        } => observer.message(&format!(
-            "Traffic ramp-up strategy: {}. Will increase RPS from {start} to {end} RPS.",
-            strategy.as_str()
-        )),
+        } => {
+            // vLLM's two lines, word for word (logs are grepped for them).
+            observer.message(&format!(
+                "Traffic ramp-up strategy: {}.",
+                strategy.as_str()
+            ));
+            observer.message(&format!(
+                "Will increase RPS from {start} to {end} RPS over the duration of the benchmark."
+            ));
+        }
     }
     let distribution = if cfg.burstiness == 1.0 {
         "Poisson process"

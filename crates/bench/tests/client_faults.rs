@@ -2,6 +2,7 @@
 //! per-request outcome, and the requests that completed are still counted and written.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use llmsweep_bench::bench::{RunReport, run};
 use llmsweep_bench::config::{Backend, BenchConfig, OutputOptions};
@@ -285,8 +286,13 @@ async fn unreachable_server_is_a_clear_error() {
     assert!(err.contains("/v1/models"), "{err}");
     cfg.model = Some("m".into());
     cfg.ready_check_timeout_s = 1;
+    let started = std::time::Instant::now();
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
-    assert!(err.contains("unreachable"), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "gave up early");
+    assert!(
+        err.contains("unreachable") && err.contains("--ready-check-timeout-sec 1"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -377,7 +383,18 @@ async fn ramp_up_writes_rps_change_events() {
         start: 20,
         end: 25,
     };
-    let r = bench(&cfg).await.result;
+    let log = Arc::new(Messages::default());
+    let r = run(&cfg, log.clone()).await.unwrap().result;
+    // vLLM's console lines, word for word.
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines.contains(&"Traffic ramp-up strategy: linear.".to_string())
+            && lines.contains(
+                &"Will increase RPS from 20 to 25 RPS over the duration of the benchmark."
+                    .to_string()
+            ),
+        "{lines:?}"
+    );
     assert_eq!(r["ramp_up_strategy"], "linear");
     assert_eq!(r["request_rate"], "inf");
     let events = r["rps_change_events"].as_array().unwrap();
@@ -611,6 +628,19 @@ async fn spec_decode_counters_become_vllms_keys() {
         !r.contains_key("spec_decode_num_drafts"),
         "no counters, no keys"
     );
+}
+
+/// Keeps every console message.
+#[derive(Default)]
+struct Messages(std::sync::Mutex<Vec<String>>);
+
+impl llmsweep_bench::runner::Observer for Messages {
+    fn message(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+    fn phase_started(&self, _: &str, _: usize) {}
+    fn request_done(&self, _: bool) {}
+    fn phase_finished(&self) {}
 }
 
 /// Sets the stop signal when the first request ends.

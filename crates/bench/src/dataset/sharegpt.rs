@@ -58,11 +58,8 @@ pub(super) fn sample(
         message,
     };
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-        format(format!(
-            "not a JSON array of conversations ({e} at line {}, column {})",
-            e.line(),
-            e.column()
-        ))
+        // serde_json's message already ends in "at line L column C".
+        format(format!("not a JSON array of conversations: {e}"))
     })?;
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
@@ -229,6 +226,8 @@ mod tests {
             err.contains(&f.path().display().to_string()) && err.contains("line 1"),
             "{err}"
         );
+        // The position is stated once, not repeated.
+        assert_eq!(err.matches("line 1").count(), 1, "{err}");
         let missing = ShareGptParams {
             path: "/nonexistent/sharegpt.json".into(),
             output_len: None,
