@@ -485,12 +485,9 @@ fn auth_refused(base_url: &str, key_sent: bool, e: &discovery::HttpError) -> Str
     )
 }
 
+/// The rate as vLLM prints it (Python's `str(float)`: `inf`, `20.0`, `0.5`).
 fn rate_text(rate: f64) -> String {
-    if rate.is_infinite() {
-        "inf".into()
-    } else {
-        rate.to_string()
-    }
+    result_file::python_str_float(rate)
 }
 
 /// Authorization from the API key, then `--header` pairs (which override it, as in vLLM).

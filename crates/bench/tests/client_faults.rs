@@ -489,7 +489,14 @@ async fn rate_limited_run_reports_schedule_latency() {
     let mut cfg = config(&server, 5);
     cfg.rate = RateProfile::Constant(50.0);
     cfg.max_concurrency = None;
-    let r = bench(&cfg).await.result;
+    let log = Arc::new(Messages::default());
+    let r = run(&cfg, log.clone()).await.unwrap().result;
+    // Python's str(float), as vLLM prints it.
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines.contains(&"Traffic request rate: 50.0".to_string()),
+        "{lines:?}"
+    );
     assert_eq!(r["request_rate"], json!(50.0));
     assert!(
         r["duration"].as_f64().unwrap() >= 0.1,
