@@ -216,6 +216,26 @@ async fn stream_without_done_times_out() {
 }
 
 #[tokio::test]
+async fn an_error_event_keeps_the_servers_message() {
+    let e = single_failure(Fault::ErrorEvent("engine died".into()), 5.0).await;
+    assert!(
+        e.starts_with("Never received a valid chunk")
+            && e.ends_with("The stream carried an error: engine died"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_json_body_instead_of_a_stream_says_so() {
+    let body = r#"{"choices":[{"text":"abc","index":0}],"usage":{"prompt_tokens":3,"completion_tokens":3}}"#;
+    let e = single_failure(Fault::Status(200, body.into()), 5.0).await;
+    assert!(
+        e.contains("malformed SSE line") && e.contains("not an SSE stream"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_200_without_tokens_is_vllms_failure() {
     let err = single_failure(Fault::NoTokens, 30.0).await;
     assert_eq!(err, llmsweep_bench::client::NO_TOKEN_ERROR);
