@@ -97,6 +97,28 @@ pub async fn run_until(
         );
     }
 
+    // A result folder that cannot be made would lose the whole run at its end: make it now.
+    if cfg.output.save_result || cfg.output.append_result {
+        let dir = match (&cfg.output.result_dir, &cfg.output.result_filename) {
+            (dir, Some(file)) => dir
+                .clone()
+                .unwrap_or_default()
+                .join(file)
+                .parent()
+                .map(std::path::Path::to_path_buf),
+            (Some(dir), None) => Some(dir.clone()),
+            (None, None) => None,
+        };
+        if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!(
+                    "cannot create result folder {} (--result-dir / --result-filename); nothing was sent",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+
     // Local work first, so a bad tokenizer or dataset file is reported before the server is
     // contacted, unless the tokenizer can only come from the discovered model.
     let local_first = cfg.tokenizer.is_some() || cfg.skip_tokenizer_init || cfg.model.is_some();

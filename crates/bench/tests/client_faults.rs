@@ -500,6 +500,27 @@ async fn results_are_written_even_when_requests_fail() {
 }
 
 #[tokio::test]
+async fn an_unusable_result_folder_fails_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let server = serve(Behaviour::default()).await;
+    let mut cfg = config(&server, 2);
+    cfg.output = OutputOptions {
+        save_result: true,
+        result_dir: Some(file.join("out")),
+        ..Default::default()
+    };
+    let err = run(&cfg, Arc::new(Silent)).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("cannot create result folder") && text.contains("a-file/out"),
+        "{text}"
+    );
+    assert!(server.completions().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn rate_limited_run_reports_schedule_latency() {
     let server = serve(Behaviour {
         tokens: Some(2),
