@@ -299,10 +299,7 @@ pub async fn run_until(
             end,
         } => {
             // vLLM's two lines, word for word (logs are grepped for them).
-            observer.message(&format!(
-                "Traffic ramp-up strategy: {}.",
-                strategy.as_str()
-            ));
+            observer.message(&format!("Traffic ramp-up strategy: {}.", strategy.as_str()));
             observer.message(&format!(
                 "Will increase RPS from {start} to {end} RPS over the duration of the benchmark."
             ));

@@ -166,9 +166,7 @@ pub fn parse_head(head: &[u8]) -> Result<ResponseHead, String> {
                     .map_err(|_| format!("bad Content-Length {value:?}"))?,
             );
         } else if name.eq_ignore_ascii_case("content-type") {
-            out.json_body = value
-                .to_ascii_lowercase()
-                .starts_with("application/json");
+            out.json_body = value.to_ascii_lowercase().starts_with("application/json");
         } else if name.eq_ignore_ascii_case("connection") {
             let v = value.to_ascii_lowercase();
             if v.contains("close") {

@@ -112,7 +112,7 @@ fn sqrt_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let span = hi.sqrt() - lo.sqrt();
     for _ in 0..3 {
         let Some(&first) = ticks.first() else { break };
-        if !(span > 0.0) || first.sqrt() - lo.sqrt() <= span / target.max(1) as f64 {
+        if span.is_nan() || span <= 0.0 || first.sqrt() - lo.sqrt() <= span / target.max(1) as f64 {
             break;
         }
         let below: Vec<f64> = nice_ticks(lo, first, 2)
