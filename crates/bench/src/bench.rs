@@ -444,10 +444,9 @@ pub async fn run_until(
         warnings.push("All requests failed. This is likely due to a misconfiguration on the benchmark arguments.".to_string());
     }
     if m.failed > 0 {
-        let mut text = format!(
-            "{} requests failed; the first errors (capped to 10):",
-            m.failed
-        );
+        // vLLM's line, word for word; the count is in the summary.
+        let mut text =
+            String::from("Failed requests during benchmark run detected (capping to 10):");
         for (i, r) in run
             .records
             .iter()

@@ -496,6 +496,14 @@ async fn results_are_written_even_when_requests_fail() {
     let written: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(written["completed"], json!(4));
     assert_eq!(written["failed"], json!(2));
+    // vLLM's heading, then each error.
+    let failures = report
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("Failed requests during benchmark run detected (capping to 10):"))
+        .expect("the failures are listed");
+    assert!(failures.contains("\nError 0: stream broke"), "{failures}");
+    assert!(failures.contains("\nError 1: "), "{failures}");
     assert_eq!(written, Value::Object(report.result));
 }
 
