@@ -156,7 +156,10 @@
         { type: "line", name: "Pareto frontier", z: 3, symbol: "circle", symbolSize: 9, color: PALETTE[0],
           lineStyle: { width: 2.5 },
           data: front.map(function (q) { return [q.x, q.y, q.combination, q.label.join(", ")]; }),
-          label: { show: true, position: "right", fontSize: 11, lineHeight: 14, color: "#333",
+          // Above and to the right of each point: the frontier falls to the right, so the
+          // line leaves every point down-right and up-left, never through its label.
+          label: { show: true, position: [8, 0], align: "left", verticalAlign: "bottom",
+                   fontSize: 11, lineHeight: 14, color: "#333",
                    formatter: function (it) { return (it.data[3] || "").split(", ").join("\n"); } },
           labelLayout: { hideOverlap: true } }
       ]
