@@ -43,14 +43,15 @@ pub(super) fn sample(
     common: &CommonParams,
     tok: Option<&TextTokenizer>,
 ) -> Result<Vec<SampleRequest>, DatasetError> {
+    // The file first: a missing file is the first thing to fix.
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
+        path: p.path.clone(),
+        cause,
+    })?;
     let tok = tok.ok_or_else(|| {
         DatasetError::Invalid(
             "--dataset-name sharegpt needs --tokenizer (a local tokenizer.json) to count prompt and completion tokens".into(),
         )
-    })?;
-    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
-        path: p.path.clone(),
-        cause,
     })?;
     let format = |message: String| DatasetError::Format {
         path: p.path.clone(),
@@ -241,9 +242,10 @@ mod tests {
     }
 
     #[test]
-    fn needs_a_tokenizer() {
+    fn needs_a_tokenizer_but_names_a_missing_file_first() {
+        let f = write("[]");
         let params = ShareGptParams {
-            path: "x.json".into(),
+            path: f.path().to_path_buf(),
             output_len: None,
         };
         assert!(
@@ -252,5 +254,11 @@ mod tests {
                 .to_string()
                 .contains("--tokenizer")
         );
+        let missing = ShareGptParams {
+            path: "/nonexistent/x.json".into(),
+            output_len: None,
+        };
+        let err = sample(&missing, &common(1), None).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x.json"), "{err}");
     }
 }
