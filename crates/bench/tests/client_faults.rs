@@ -758,3 +758,110 @@ async fn a_stop_keeps_what_was_measured() {
     assert!(report.result["latencies"].as_array().unwrap().len() < 20);
     assert_eq!(report.result["num_prompts"], json!(20));
 }
+
+/// Every key vLLM 0.33.0 (or its newest source) may write: the fixed ones and the
+/// statistics grammar `{mean,median,std,pP}_{metric}_ms`.
+fn is_vllm_key(key: &str) -> bool {
+    const FIXED: &[&str] = &[
+        "date",
+        "endpoint_type",
+        "backend",
+        "label",
+        "model_id",
+        "tokenizer_id",
+        "num_prompts",
+        "request_rate",
+        "burstiness",
+        "max_concurrency",
+        "ramp_up_strategy",
+        "ramp_up_start_rps",
+        "ramp_up_end_rps",
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+        "input_lens",
+        "output_lens",
+        "ttfts",
+        "itls",
+        "latencies",
+        "start_times",
+        "queue_times",
+        "generated_texts",
+        "errors",
+        "max_output_tokens_per_s",
+        "max_concurrent_requests",
+        "rtfx",
+        "rps_change_events",
+        "server_queue_times",
+        "server_ttfts",
+        "total_input_sequences",
+        "input_sequence_throughput",
+    ];
+    const PREFIXES: &[&str] = &["probe_", "spec_decode_", "diffusion_"];
+    const METRICS: &[&str] = &[
+        "ttft",
+        "tpot",
+        "itl",
+        "e2el",
+        "client_queue_time",
+        "e2el_including_client_queue",
+    ];
+    if FIXED.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p)) {
+        return true;
+    }
+    let Some(stem) = key.strip_suffix("_ms") else {
+        return false;
+    };
+    METRICS.iter().any(|m| {
+        stem.strip_suffix(&format!("_{m}")).is_some_and(|stat| {
+            matches!(stat, "mean" | "median" | "std")
+                || stat
+                    .strip_prefix('p')
+                    .is_some_and(|p| !p.is_empty() && p.parse::<f64>().is_ok())
+        })
+    })
+}
+
+#[tokio::test]
+async fn llmsweeps_own_keys_never_take_a_vllm_name() {
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&server, 4);
+    cfg.max_concurrency = Some(2);
+    cfg.rate = RateProfile::Constant(200.0);
+    cfg.percentile_metrics = [
+        "ttft",
+        "tpot",
+        "itl",
+        "e2el",
+        "client_queue_time",
+        "e2el_including_client_queue",
+    ]
+    .map(String::from)
+    .to_vec();
+    cfg.metric_percentiles = vec![50.0, 99.9];
+    cfg.output.save_detailed = true;
+    let r = bench(&cfg).await.result;
+    let keys: Vec<&String> = r.keys().collect();
+    // vLLM's keys come first, then ours, none of which matches vLLM's names or grammar.
+    let first_own = keys
+        .iter()
+        .position(|k| !is_vllm_key(k))
+        .expect("llmsweep adds its own keys");
+    assert!(
+        keys[first_own..].iter().all(|k| !is_vllm_key(k)),
+        "{keys:?}"
+    );
+    assert!(r.contains_key("p99.9_e2el_including_client_queue_ms"));
+    assert!(r.contains_key("mean_ttft_from_schedule_ms") && r.contains_key("client_bound"));
+    assert!(!is_vllm_key("p99.9_ttft_from_schedule_ms"));
+}
