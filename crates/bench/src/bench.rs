@@ -97,6 +97,28 @@ pub async fn run_until(
         );
     }
 
+    // A result folder that cannot be made would lose the whole run at its end: make it now.
+    if cfg.output.save_result || cfg.output.append_result {
+        let dir = match (&cfg.output.result_dir, &cfg.output.result_filename) {
+            (dir, Some(file)) => dir
+                .clone()
+                .unwrap_or_default()
+                .join(file)
+                .parent()
+                .map(std::path::Path::to_path_buf),
+            (Some(dir), None) => Some(dir.clone()),
+            (None, None) => None,
+        };
+        if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!(
+                    "cannot create result folder {} (--result-dir / --result-filename); nothing was sent",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+
     // Local work first, so a bad tokenizer or dataset file is reported before the server is
     // contacted, unless the tokenizer can only come from the discovered model.
     let local_first = cfg.tokenizer.is_some() || cfg.skip_tokenizer_init || cfg.model.is_some();
@@ -154,7 +176,19 @@ pub async fn run_until(
                 } else {
                     ""
                 };
-                bail!("the server at {} is unreachable: {e}{hint}", cfg.base_url);
+                let waited = if cfg.ready_check_timeout_s > 0 {
+                    format!(
+                        " after waiting {:.1} s (--ready-check-timeout-sec {})",
+                        reach_started.elapsed().as_secs_f64(),
+                        cfg.ready_check_timeout_s
+                    )
+                } else {
+                    String::new()
+                };
+                bail!(
+                    "the server at {} is unreachable{waited}: {e}{hint}",
+                    cfg.base_url
+                );
             }
         }
     };
@@ -263,10 +297,13 @@ pub async fn run_until(
             strategy,
             start,
             end,
-        } => observer.message(&format!(
-            "Traffic ramp-up strategy: {}. Will increase RPS from {start} to {end} RPS.",
-            strategy.as_str()
-        )),
+        } => {
+            // vLLM's two lines, word for word (logs are grepped for them).
+            observer.message(&format!("Traffic ramp-up strategy: {}.", strategy.as_str()));
+            observer.message(&format!(
+                "Will increase RPS from {start} to {end} RPS over the duration of the benchmark."
+            ));
+        }
     }
     let distribution = if cfg.burstiness == 1.0 {
         "Poisson process"
@@ -407,10 +444,9 @@ pub async fn run_until(
         warnings.push("All requests failed. This is likely due to a misconfiguration on the benchmark arguments.".to_string());
     }
     if m.failed > 0 {
-        let mut text = format!(
-            "{} requests failed; the first errors (capped to 10):",
-            m.failed
-        );
+        // vLLM's line, word for word; the count is in the summary.
+        let mut text =
+            String::from("Failed requests during benchmark run detected (capping to 10):");
         for (i, r) in run
             .records
             .iter()
@@ -467,12 +503,9 @@ fn auth_refused(base_url: &str, key_sent: bool, e: &discovery::HttpError) -> Str
     )
 }
 
+/// The rate as vLLM prints it (Python's `str(float)`: `inf`, `20.0`, `0.5`).
 fn rate_text(rate: f64) -> String {
-    if rate.is_infinite() {
-        "inf".into()
-    } else {
-        rate.to_string()
-    }
+    result_file::python_str_float(rate)
 }
 
 /// Authorization from the API key, then `--header` pairs (which override it, as in vLLM).

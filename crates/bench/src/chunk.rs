@@ -34,6 +34,9 @@ pub enum ChunkKind<'a> {
         /// `usage.prompt_tokens`.
         prompt_tokens: Option<u64>,
     },
+    /// An `error` object (or string) with neither a token nor usage: ignored for the timing
+    /// as vLLM does, but its message explains a stream that then has no token.
+    ServerError(String),
     /// Anything else (e.g. the chat role chunk): ignored.
     Other,
 }
@@ -55,13 +58,28 @@ pub fn classify(data: &[u8], api: ChunkApi) -> Result<ChunkKind<'_>, serde_json:
             }
         }
     }
-    match raw.usage {
-        Some(u) => Ok(ChunkKind::Usage {
+    match (raw.usage, raw.error) {
+        (Some(u), _) => Ok(ChunkKind::Usage {
             completion_tokens: u.completion_tokens,
             prompt_tokens: u.prompt_tokens,
         }),
-        None => Ok(ChunkKind::Other),
+        (None, Some(e)) => Ok(ChunkKind::ServerError(error_message(&e))),
+        (None, None) => Ok(ChunkKind::Other),
     }
+}
+
+/// `error.message` when the error is an object with one, else the error as JSON text; at
+/// most 300 characters.
+fn error_message(error: &serde_json::Value) -> String {
+    let text = match error {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) => match o.get("message") {
+            Some(serde_json::Value::String(m)) => m.clone(),
+            _ => error.to_string(),
+        },
+        other => other.to_string(),
+    };
+    text.chars().take(300).collect()
 }
 
 #[derive(Deserialize)]
@@ -70,6 +88,8 @@ struct RawChunk<'a> {
     choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<RawUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +250,31 @@ mod tests {
             kind(r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#, Chat),
             ChunkKind::Other
         );
+    }
+
+    #[test]
+    fn an_error_object_keeps_its_message() {
+        assert_eq!(
+            kind(
+                r#"{"error":{"message":"engine died","code":500}}"#,
+                Completions
+            ),
+            ChunkKind::ServerError("engine died".into())
+        );
+        assert_eq!(
+            kind(r#"{"error":"overloaded"}"#, Chat),
+            ChunkKind::ServerError("overloaded".into())
+        );
+        assert_eq!(
+            kind(r#"{"error":{"code":503}}"#, Chat),
+            ChunkKind::ServerError(r#"{"code":503}"#.into())
+        );
+        // A token or usage wins over an error field, and null is no error.
+        assert_eq!(
+            kind(r#"{"choices":[{"text":"a"}],"error":"x"}"#, Completions),
+            ChunkKind::Token("a".into())
+        );
+        assert_eq!(kind(r#"{"error":null}"#, Completions), ChunkKind::Other);
     }
 
     #[test]

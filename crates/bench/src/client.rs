@@ -224,7 +224,7 @@ impl StreamClient {
                             false
                         }
                         Err(e) => {
-                            state.fail(e.to_string());
+                            state.fail(sse_error_text(&e, head.json_body));
                             false
                         }
                     }
@@ -240,7 +240,7 @@ impl StreamClient {
                 Ok(_) if state.error.is_some() => return,
                 Ok(body_done) if !done => {
                     if let Err(e) = sse.finish(Instant::now(), |ev, at| state.on_event(ev, at)) {
-                        state.fail(e.to_string());
+                        state.fail(sse_error_text(&e, head.json_body));
                     }
                     body_done
                 }
@@ -262,6 +262,18 @@ impl StreamClient {
     }
 }
 
+/// An SSE decoding error, explained when the server sent a whole JSON body instead.
+fn sse_error_text(e: &crate::sse::SseError, json_body: bool) -> String {
+    if json_body {
+        format!(
+            "{e}: the server answered with one JSON body (application/json), not an SSE \
+             stream; does it ignore \"stream\": true?"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 /// Per-request parsing state, fed by the SSE decoder.
 struct StreamState {
     api: ChunkApi,
@@ -273,6 +285,9 @@ struct StreamState {
     prompt_tokens: Option<u64>,
     text: String,
     error: Option<String>,
+    /// The first `error` event's message (vLLM ignores such events; kept to explain a
+    /// stream that never sends a token).
+    server_error: Option<String>,
     /// Diagnostics only: when the first and the latest token chunk were read (user clock).
     first_read: Option<Instant>,
     last_read: Option<Instant>,
@@ -290,6 +305,7 @@ impl StreamState {
             prompt_tokens: None,
             text: String::new(),
             error: None,
+            server_error: None,
             first_read: None,
             last_read: None,
         }
@@ -358,6 +374,12 @@ impl StreamState {
                 }
                 true
             }
+            Ok(ChunkKind::ServerError(message)) => {
+                if self.server_error.is_none() {
+                    self.server_error = Some(message);
+                }
+                true
+            }
             Ok(ChunkKind::Other) => true,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&data[..data.len().min(200)]).into_owned();
@@ -373,7 +395,10 @@ impl StreamState {
     fn finish(self, start: Instant) -> StreamOutcome {
         let error = match (self.error, self.first_token) {
             (Some(e), _) => e,
-            (None, None) => NO_TOKEN_ERROR.to_string(),
+            (None, None) => match self.server_error {
+                Some(message) => format!("{NO_TOKEN_ERROR} The stream carried an error: {message}"),
+                None => NO_TOKEN_ERROR.to_string(),
+            },
             (None, Some(_)) => String::new(),
         };
         if let (true, Some(first), Some(first_read)) = (
@@ -494,6 +519,24 @@ mod tests {
         let o = StreamState::new(ChunkApi::Completions, false, 1).finish(Instant::now());
         assert!(!o.success);
         assert_eq!(o.error, NO_TOKEN_ERROR);
+    }
+
+    #[test]
+    fn an_error_event_without_tokens_keeps_the_servers_message() {
+        let base = Instant::now();
+        let mut s = StreamState::new(ChunkApi::Completions, false, 1);
+        assert!(s.on_event(data(r#"{"error":{"message":"engine died"}}"#), at(base, 1)));
+        let o = s.finish(base);
+        assert!(!o.success);
+        assert_eq!(
+            o.error,
+            format!("{NO_TOKEN_ERROR} The stream carried an error: engine died")
+        );
+        // After a token the request counts as vLLM counts it: a success.
+        let mut s = StreamState::new(ChunkApi::Completions, false, 1);
+        s.on_event(data(r#"{"choices":[{"text":"a"}]}"#), at(base, 1));
+        s.on_event(data(r#"{"error":{"message":"aborted"}}"#), at(base, 2));
+        assert!(s.finish(base).success);
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct ResponseHead {
     pub content_length: Option<usize>,
     /// `Connection: close` (or HTTP/1.0 without keep-alive).
     pub close: bool,
+    /// `Content-Type: application/json` (a whole JSON body, not an SSE stream).
+    pub json_body: bool,
 }
 
 /// Parse a response head (everything before the blank line, without it).
@@ -145,6 +147,7 @@ pub fn parse_head(head: &[u8]) -> Result<ResponseHead, String> {
         chunked: false,
         content_length: None,
         close: version == "HTTP/1.0",
+        json_body: false,
     };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -162,6 +165,8 @@ pub fn parse_head(head: &[u8]) -> Result<ResponseHead, String> {
                     .parse()
                     .map_err(|_| format!("bad Content-Length {value:?}"))?,
             );
+        } else if name.eq_ignore_ascii_case("content-type") {
+            out.json_body = value.to_ascii_lowercase().starts_with("application/json");
         } else if name.eq_ignore_ascii_case("connection") {
             let v = value.to_ascii_lowercase();
             if v.contains("close") {
@@ -815,6 +820,7 @@ mod tests {
             chunked,
             content_length: len,
             close: false,
+            json_body: false,
         }
     }
 
@@ -834,8 +840,12 @@ mod tests {
             (h.status, h.reason.as_str(), h.chunked, h.close),
             (500, "Internal Server Error", true, true)
         );
+        assert!(!h.json_body);
         let h = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 12").unwrap();
         assert_eq!((h.content_length, h.close), (Some(12), false));
+        let h = parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: Application/JSON; charset=utf-8")
+            .unwrap();
+        assert!(h.json_body);
         assert!(parse_head(b"SSH-2.0-OpenSSH").is_err());
         assert!(parse_head(b"HTTP/1.1 abc OK").is_err());
     }

@@ -43,6 +43,8 @@
 //!   vLLM. `LLMSWEEP_BENCH_CLOCK=user` takes the time after the read instead (see [`http1`]).
 //! - Errors read `HTTP 500 Internal Server Error: <body>` or a one-line cause instead of the
 //!   reason phrase or a Python traceback; `start_times` count from the start of the run.
+//! - A request that breaks mid-stream keeps its partial text in `generated_texts` (vLLM
+//!   writes `""` when an exception ends the stream); its `ttfts` and `itls` are kept in both.
 //! - Not written: `server_queue_times` / `server_ttfts` (detailed only), the `diffusion_*` and
 //!   `probe_*` keys.
 //!

@@ -10,7 +10,7 @@ use crate::pyjson::{python_float_repr, to_python_json};
 use crate::result::RunHeader;
 
 /// Python's `str(float)`: `inf`, `10.0`, `0.5`.
-fn python_str_float(x: f64) -> String {
+pub fn python_str_float(x: f64) -> String {
     if x.is_infinite() {
         if x > 0.0 { "inf".into() } else { "-inf".into() }
     } else if x.is_nan() {

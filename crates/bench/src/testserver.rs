@@ -34,6 +34,8 @@ pub enum Fault {
     NeverFinish,
     /// Send `[DONE]` and end the body without any token chunk.
     NoTokens,
+    /// Send one `{"error": {"message": …}}` event, then `[DONE]`, without any token chunk.
+    ErrorEvent(String),
 }
 
 /// Server settings.
@@ -408,6 +410,15 @@ async fn stream_completion(
     }
     let split = b.split_writes;
     let mut w = ChunkWriter { stream, split };
+    if let Fault::ErrorEvent(message) = &fault {
+        let event = format!(
+            "data: {}\n\n",
+            serde_json::json!({"error": {"message": message, "code": 500}})
+        );
+        return w.send(&event).await
+            && w.send("data: [DONE]\n\n").await
+            && end_body(w.stream).await;
+    }
     if chat && fault != Fault::NoTokens && !w.send("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n").await {
         return false;
     }

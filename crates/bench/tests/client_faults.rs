@@ -2,6 +2,7 @@
 //! per-request outcome, and the requests that completed are still counted and written.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use llmsweep_bench::bench::{RunReport, run};
 use llmsweep_bench::config::{Backend, BenchConfig, OutputOptions};
@@ -215,6 +216,26 @@ async fn stream_without_done_times_out() {
 }
 
 #[tokio::test]
+async fn an_error_event_keeps_the_servers_message() {
+    let e = single_failure(Fault::ErrorEvent("engine died".into()), 5.0).await;
+    assert!(
+        e.starts_with("Never received a valid chunk")
+            && e.ends_with("The stream carried an error: engine died"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_json_body_instead_of_a_stream_says_so() {
+    let body = r#"{"choices":[{"text":"abc","index":0}],"usage":{"prompt_tokens":3,"completion_tokens":3}}"#;
+    let e = single_failure(Fault::Status(200, body.into()), 5.0).await;
+    assert!(
+        e.contains("malformed SSE line") && e.contains("not an SSE stream"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_200_without_tokens_is_vllms_failure() {
     let err = single_failure(Fault::NoTokens, 30.0).await;
     assert_eq!(err, llmsweep_bench::client::NO_TOKEN_ERROR);
@@ -285,8 +306,13 @@ async fn unreachable_server_is_a_clear_error() {
     assert!(err.contains("/v1/models"), "{err}");
     cfg.model = Some("m".into());
     cfg.ready_check_timeout_s = 1;
+    let started = std::time::Instant::now();
     let err = run(&cfg, Arc::new(Silent)).await.unwrap_err().to_string();
-    assert!(err.contains("unreachable"), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "gave up early");
+    assert!(
+        err.contains("unreachable") && err.contains("--ready-check-timeout-sec 1"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -377,7 +403,18 @@ async fn ramp_up_writes_rps_change_events() {
         start: 20,
         end: 25,
     };
-    let r = bench(&cfg).await.result;
+    let log = Arc::new(Messages::default());
+    let r = run(&cfg, log.clone()).await.unwrap().result;
+    // vLLM's console lines, word for word.
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines.contains(&"Traffic ramp-up strategy: linear.".to_string())
+            && lines.contains(
+                &"Will increase RPS from 20 to 25 RPS over the duration of the benchmark."
+                    .to_string()
+            ),
+        "{lines:?}"
+    );
     assert_eq!(r["ramp_up_strategy"], "linear");
     assert_eq!(r["request_rate"], "inf");
     let events = r["rps_change_events"].as_array().unwrap();
@@ -459,7 +496,36 @@ async fn results_are_written_even_when_requests_fail() {
     let written: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(written["completed"], json!(4));
     assert_eq!(written["failed"], json!(2));
+    // vLLM's heading, then each error.
+    let failures = report
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("Failed requests during benchmark run detected (capping to 10):"))
+        .expect("the failures are listed");
+    assert!(failures.contains("\nError 0: stream broke"), "{failures}");
+    assert!(failures.contains("\nError 1: "), "{failures}");
     assert_eq!(written, Value::Object(report.result));
+}
+
+#[tokio::test]
+async fn an_unusable_result_folder_fails_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let server = serve(Behaviour::default()).await;
+    let mut cfg = config(&server, 2);
+    cfg.output = OutputOptions {
+        save_result: true,
+        result_dir: Some(file.join("out")),
+        ..Default::default()
+    };
+    let err = run(&cfg, Arc::new(Silent)).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("cannot create result folder") && text.contains("a-file/out"),
+        "{text}"
+    );
+    assert!(server.completions().is_empty(), "nothing was sent");
 }
 
 #[tokio::test]
@@ -472,7 +538,14 @@ async fn rate_limited_run_reports_schedule_latency() {
     let mut cfg = config(&server, 5);
     cfg.rate = RateProfile::Constant(50.0);
     cfg.max_concurrency = None;
-    let r = bench(&cfg).await.result;
+    let log = Arc::new(Messages::default());
+    let r = run(&cfg, log.clone()).await.unwrap().result;
+    // Python's str(float), as vLLM prints it.
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines.contains(&"Traffic request rate: 50.0".to_string()),
+        "{lines:?}"
+    );
     assert_eq!(r["request_rate"], json!(50.0));
     assert!(
         r["duration"].as_f64().unwrap() >= 0.1,
@@ -613,6 +686,19 @@ async fn spec_decode_counters_become_vllms_keys() {
     );
 }
 
+/// Keeps every console message.
+#[derive(Default)]
+struct Messages(std::sync::Mutex<Vec<String>>);
+
+impl llmsweep_bench::runner::Observer for Messages {
+    fn message(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+    fn phase_started(&self, _: &str, _: usize) {}
+    fn request_done(&self, _: bool) {}
+    fn phase_finished(&self) {}
+}
+
 /// Sets the stop signal when the first request ends.
 struct StopAfterFirst(tokio::sync::watch::Sender<bool>);
 
@@ -671,4 +757,111 @@ async fn a_stop_keeps_what_was_measured() {
     assert!(report.interrupted);
     assert!(report.result["latencies"].as_array().unwrap().len() < 20);
     assert_eq!(report.result["num_prompts"], json!(20));
+}
+
+/// Every key vLLM 0.33.0 (or its newest source) may write: the fixed ones and the
+/// statistics grammar `{mean,median,std,pP}_{metric}_ms`.
+fn is_vllm_key(key: &str) -> bool {
+    const FIXED: &[&str] = &[
+        "date",
+        "endpoint_type",
+        "backend",
+        "label",
+        "model_id",
+        "tokenizer_id",
+        "num_prompts",
+        "request_rate",
+        "burstiness",
+        "max_concurrency",
+        "ramp_up_strategy",
+        "ramp_up_start_rps",
+        "ramp_up_end_rps",
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+        "input_lens",
+        "output_lens",
+        "ttfts",
+        "itls",
+        "latencies",
+        "start_times",
+        "queue_times",
+        "generated_texts",
+        "errors",
+        "max_output_tokens_per_s",
+        "max_concurrent_requests",
+        "rtfx",
+        "rps_change_events",
+        "server_queue_times",
+        "server_ttfts",
+        "total_input_sequences",
+        "input_sequence_throughput",
+    ];
+    const PREFIXES: &[&str] = &["probe_", "spec_decode_", "diffusion_"];
+    const METRICS: &[&str] = &[
+        "ttft",
+        "tpot",
+        "itl",
+        "e2el",
+        "client_queue_time",
+        "e2el_including_client_queue",
+    ];
+    if FIXED.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p)) {
+        return true;
+    }
+    let Some(stem) = key.strip_suffix("_ms") else {
+        return false;
+    };
+    METRICS.iter().any(|m| {
+        stem.strip_suffix(&format!("_{m}")).is_some_and(|stat| {
+            matches!(stat, "mean" | "median" | "std")
+                || stat
+                    .strip_prefix('p')
+                    .is_some_and(|p| !p.is_empty() && p.parse::<f64>().is_ok())
+        })
+    })
+}
+
+#[tokio::test]
+async fn llmsweeps_own_keys_never_take_a_vllm_name() {
+    let server = serve(Behaviour {
+        tokens: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&server, 4);
+    cfg.max_concurrency = Some(2);
+    cfg.rate = RateProfile::Constant(200.0);
+    cfg.percentile_metrics = [
+        "ttft",
+        "tpot",
+        "itl",
+        "e2el",
+        "client_queue_time",
+        "e2el_including_client_queue",
+    ]
+    .map(String::from)
+    .to_vec();
+    cfg.metric_percentiles = vec![50.0, 99.9];
+    cfg.output.save_detailed = true;
+    let r = bench(&cfg).await.result;
+    let keys: Vec<&String> = r.keys().collect();
+    // vLLM's keys come first, then ours, none of which matches vLLM's names or grammar.
+    let first_own = keys
+        .iter()
+        .position(|k| !is_vllm_key(k))
+        .expect("llmsweep adds its own keys");
+    assert!(
+        keys[first_own..].iter().all(|k| !is_vllm_key(k)),
+        "{keys:?}"
+    );
+    assert!(r.contains_key("p99.9_e2el_including_client_queue_ms"));
+    assert!(r.contains_key("mean_ttft_from_schedule_ms") && r.contains_key("client_bound"));
+    assert!(!is_vllm_key("p99.9_ttft_from_schedule_ms"));
 }

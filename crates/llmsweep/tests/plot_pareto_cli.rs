@@ -168,3 +168,47 @@ fn underscore_alias_works() {
         .success()
         .stdout(predicate::str::contains("max_num_seqs="));
 }
+
+#[test]
+fn a_variable_named_on_the_command_line_must_exist() {
+    let (_t, dir) = copy_of("llmsweep-serve");
+    for (flag, var) in [
+        ("--user-count-var", "max_concurency"),
+        ("--gpu-count-var", "num_gpu"),
+        ("--label-by", "max_concurrency,max_num_seq"),
+    ] {
+        let what = flag.trim_start_matches("--").replace('-', "_");
+        let bad = var.rsplit(',').next().unwrap();
+        pareto(&dir)
+            .args(["--dry-run", flag, var])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "cannot find {what}='{bad}' in the parameter sweep results. Available variables: "
+            )))
+            .stderr(predicate::str::contains("max_num_seqs"));
+    }
+    // Derived labels and the other spelling of a key are fine.
+    pareto(&dir)
+        .args([
+            "--dry-run",
+            "--user-count-var",
+            "max-concurrency",
+            "--label-by",
+            "user_count,gpu_count",
+        ])
+        .assert()
+        .success();
+    // The defaults may be missing (a request-rate sweep has no max_concurrency).
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("summary.json"),
+        r#"[{"output_throughput": 100.0, "request_rate": 4}]"#,
+    )
+    .unwrap();
+    pareto(tmp.path())
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Plotted 1 points"));
+}

@@ -92,5 +92,12 @@ fn reports_load_without_console_errors_and_draw_every_chart() {
             dom.matches("<canvas").count() >= charts,
             "{name}: ECharts drew its canvases"
         );
+        if name == "llmsweep-serve" {
+            // The legend entries are values; the variables they belong to are named above.
+            assert!(
+                dom.contains("data-titles=\"max_num_seqs"),
+                "{name}: the legend title is drawn"
+            );
+        }
     }
 }

@@ -58,7 +58,9 @@ fn llmsweep_serve_folder() {
         "warmup_num_prompts",
         // The sortable table, one row per combination.
         "<table class=\"sortable\" id=\"results-table\">",
-        "SERVE--max_num_seqs=8-BENCH--max_concurrency=16",
+        // Parameters and metrics first; the long folder name last, in a row's last cell.
+        "<td class=\"comb\">SERVE--max_num_seqs=8-BENCH--max_concurrency=16</td></tr>",
+        "<th title=\"the folder of its runs\">Combination</th></tr></thead>",
         "p99_e2el_ms (ms)",
         // Failures, with their messages in full.
         "torch.OutOfMemoryError: CUDA out of memory",

@@ -67,10 +67,15 @@
   // Panels are placed in pixels from the chart's size (ECharts takes px or %, not calc).
   function curvesOption(fig, W, H) {
     var rows = fig.rows, cols = fig.cols;
-    var top = fig.legend.length ? 40 : 14, left = 34, right = 10, bottom = 20;
+    // The legend's entries are values ("16, 2048"): its title names the variables above it.
+    var top = fig.legend.length ? (fig.legend_title ? 58 : 40) : 14, left = 34, right = 10, bottom = 20;
     var cellW = (W - left - right) / cols, cellH = (H - top - bottom) / rows;
     var titleH = fig.panels.some(function (p) { return p.title; }) ? 24 : 6;
     var grids = [], xs = [], ys = [], titles = [], series = [];
+    if (fig.legend.length && fig.legend_title) {
+      titles.push({ text: fig.legend_title, left: "center", top: 2,
+                    textStyle: { fontSize: 12, fontWeight: "bold", color: "#222" } });
+    }
     fig.panels.forEach(function (p, i) {
       var r = Math.floor(i / cols), c = i % cols;
       var x0 = left + c * cellW, y0 = top + r * cellH;
@@ -110,7 +115,7 @@
     return {
       animation: false,
       title: titles,
-      legend: fig.legend.length ? { top: 4, type: "scroll", data: fig.legend } : { show: false },
+      legend: fig.legend.length ? { top: fig.legend_title ? 24 : 4, type: "scroll", data: fig.legend } : { show: false },
       tooltip: {
         trigger: "item",
         formatter: function (it) {
@@ -151,7 +156,10 @@
         { type: "line", name: "Pareto frontier", z: 3, symbol: "circle", symbolSize: 9, color: PALETTE[0],
           lineStyle: { width: 2.5 },
           data: front.map(function (q) { return [q.x, q.y, q.combination, q.label.join(", ")]; }),
-          label: { show: true, position: "right", fontSize: 11, lineHeight: 14, color: "#333",
+          // Above and to the right of each point: the frontier falls to the right, so the
+          // line leaves every point down-right and up-left, never through its label.
+          label: { show: true, position: [8, 0], align: "left", verticalAlign: "bottom",
+                   fontSize: 11, lineHeight: 14, color: "#333",
                    formatter: function (it) { return (it.data[3] || "").split(", ").join("\n"); } },
           labelLayout: { hideOverlap: true } }
       ]
@@ -179,6 +187,9 @@
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(make(el.clientWidth, el.clientHeight));
     charts.push({ chart: chart, el: el, make: make });
+    // What was drawn as text above the plot (the canvas holds no DOM text), for checks.
+    var shown = [].concat(chart.getOption().title || []).map(function (t) { return t.text; });
+    el.setAttribute("data-titles", shown.join(" | "));
     el.setAttribute("data-drawn", "1");
   }
   Array.prototype.forEach.call(document.querySelectorAll(".chart"), function (el) {

@@ -96,6 +96,22 @@ fn lookup<'a>(record: &'a Record, key: &str) -> Option<&'a Value> {
     .find_map(|k| record.get(k))
 }
 
+/// Fail with the list of available variables unless some run has `var` (in either `_`/`-`
+/// spelling). For variables named on the command line: a typo must not silently fall back.
+pub fn require_variable(table: &Table, what: &str, var: &str) -> Result<(), PlotError> {
+    if table.runs.iter().any(|r| lookup(&r.record, var).is_some()) {
+        return Ok(());
+    }
+    Err(PlotError::MissingVariable {
+        what: what.to_string(),
+        var: var.to_string(),
+        available: table.variables(),
+    })
+}
+
+/// Label keys computed per point rather than read from the runs.
+pub const DERIVED_LABELS: [&str; 3] = ["gpu_count", "user_count", "user_count_estimate"];
+
 /// A usable count: a finite number > 0.
 fn count(record: &Record, key: &str) -> Option<f64> {
     lookup(record, key)

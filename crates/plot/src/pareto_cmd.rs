@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::PlotError;
-use crate::pareto::{ParetoChart, ParetoSpec, build_pareto};
+use crate::pareto::{ParetoChart, ParetoSpec, build_pareto, require_variable};
 use crate::plot::write_chart;
 use crate::render::{Chart, FigureSize, ImageFormat};
 use crate::scale::format_value;
@@ -23,6 +23,9 @@ pub struct ParetoOptions {
     pub size: FigureSize,
     /// Say what would be drawn, draw nothing.
     pub dry_run: bool,
+    /// Variables named on the command line, as (flag role, variable): each must be in some
+    /// run, or the command fails listing the available ones.
+    pub required: Vec<(String, String)>,
 }
 
 /// What `plot-pareto` did.
@@ -87,6 +90,9 @@ impl ParetoOutcome {
 /// `output_throughput`, or no run has a user count.
 pub fn plot_pareto(opts: &ParetoOptions) -> Result<ParetoOutcome, PlotError> {
     let table = Table::load_nonempty(&opts.output_dir)?;
+    for (what, var) in &opts.required {
+        require_variable(&table, what, var)?;
+    }
     let chart = build_pareto(&table, &opts.spec)?;
     if chart.points.is_empty() && chart.skipped_nan > 0 {
         return Err(PlotError::NoParetoPoints(format!(

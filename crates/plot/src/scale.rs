@@ -57,10 +57,7 @@ impl Scale {
     pub fn ticks(self, lo: f64, hi: f64, target: usize) -> Vec<f64> {
         match self {
             Scale::Linear => nice_ticks(lo, hi, target),
-            Scale::Sqrt => nice_ticks(lo.max(0.0), hi, target)
-                .into_iter()
-                .filter(|v| *v >= 0.0)
-                .collect(),
+            Scale::Sqrt => sqrt_ticks(lo.max(0.0), hi, target),
             Scale::Log => log_ticks(lo, hi, target),
         }
     }
@@ -102,6 +99,32 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
         .map(|i| ((first + i as f64) * step * f).round() / f)
         .map(|v| if v == 0.0 { 0.0 } else { v })
         .collect()
+}
+
+/// Round ticks for a sqrt axis. Evenly spaced values crowd the top of a sqrt axis and leave
+/// its bottom bare (430 to 7,200 ms: ticks from 1,000 only), so round ticks are added
+/// below the first one while the bare stretch is a large share of the axis.
+fn sqrt_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    let mut ticks: Vec<f64> = nice_ticks(lo, hi, target)
+        .into_iter()
+        .filter(|v| *v >= 0.0)
+        .collect();
+    let span = hi.sqrt() - lo.sqrt();
+    for _ in 0..3 {
+        let Some(&first) = ticks.first() else { break };
+        if span.is_nan() || span <= 0.0 || first.sqrt() - lo.sqrt() <= span / target.max(1) as f64 {
+            break;
+        }
+        let below: Vec<f64> = nice_ticks(lo, first, 2)
+            .into_iter()
+            .filter(|v| *v >= 0.0 && *v < first)
+            .collect();
+        if below.is_empty() {
+            break;
+        }
+        ticks.splice(0..0, below);
+    }
+    ticks
 }
 
 fn nice_step(raw: f64) -> f64 {
@@ -305,6 +328,20 @@ mod tests {
         assert_eq!(nice_ticks(3.2, 97.0, 5), [20.0, 40.0, 60.0, 80.0]);
         assert_eq!(nice_ticks(0.1, 0.35, 5), [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]);
         assert_eq!(nice_ticks(5.0, 5.0, 5), [5.0]);
+    }
+
+    #[test]
+    fn sqrt_ticks_reach_down_the_stretched_bottom() {
+        let t = Scale::Sqrt.ticks(430.0, 7200.0, 6);
+        assert_eq!(t[0], 500.0, "{t:?}");
+        assert!(t.contains(&1000.0) && t.contains(&6000.0), "{t:?}");
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "{t:?}");
+        // A range starting at 0 needs nothing added.
+        assert_eq!(
+            Scale::Sqrt.ticks(0.0, 10.0, 5),
+            [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        );
+        assert!(Scale::Sqrt.ticks(-5.0, 4.0, 4).iter().all(|v| *v >= 0.0));
     }
 
     #[test]

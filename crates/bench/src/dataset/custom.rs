@@ -50,6 +50,11 @@ pub(super) fn sample(
             "the custom dataset must be a JSON Lines file ending in .jsonl".into(),
         ));
     }
+    // The file first: a missing file is the first thing to fix.
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
+        path: p.path.clone(),
+        cause,
+    })?;
     let template = match (p.skip_chat_template, tok) {
         (true, _) => None,
         (false, Some(t)) => Some(t),
@@ -61,10 +66,6 @@ pub(super) fn sample(
             ));
         }
     };
-    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
-        path: p.path.clone(),
-        cause,
-    })?;
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -311,5 +312,12 @@ mod tests {
                 .to_string()
                 .contains(".jsonl")
         );
+        // A missing file is named before the missing tokenizer.
+        let missing = CustomParams {
+            path: "/nonexistent/rows.jsonl".into(),
+            ..with_template
+        };
+        let err = sample(&missing, &common(1), None).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/rows.jsonl"), "{err}");
     }
 }

@@ -43,14 +43,15 @@ pub(super) fn sample(
     common: &CommonParams,
     tok: Option<&TextTokenizer>,
 ) -> Result<Vec<SampleRequest>, DatasetError> {
+    // The file first: a missing file is the first thing to fix.
+    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
+        path: p.path.clone(),
+        cause,
+    })?;
     let tok = tok.ok_or_else(|| {
         DatasetError::Invalid(
             "--dataset-name sharegpt needs --tokenizer (a local tokenizer.json) to count prompt and completion tokens".into(),
         )
-    })?;
-    let text = std::fs::read_to_string(&p.path).map_err(|cause| DatasetError::Io {
-        path: p.path.clone(),
-        cause,
     })?;
     let format = |message: String| DatasetError::Format {
         path: p.path.clone(),
@@ -58,11 +59,8 @@ pub(super) fn sample(
         message,
     };
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-        format(format!(
-            "not a JSON array of conversations ({e} at line {}, column {})",
-            e.line(),
-            e.column()
-        ))
+        // serde_json's message already ends in "at line L column C".
+        format(format!("not a JSON array of conversations: {e}"))
     })?;
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
@@ -229,6 +227,8 @@ mod tests {
             err.contains(&f.path().display().to_string()) && err.contains("line 1"),
             "{err}"
         );
+        // The position is stated once, not repeated.
+        assert_eq!(err.matches("line 1").count(), 1, "{err}");
         let missing = ShareGptParams {
             path: "/nonexistent/sharegpt.json".into(),
             output_len: None,
@@ -242,9 +242,10 @@ mod tests {
     }
 
     #[test]
-    fn needs_a_tokenizer() {
+    fn needs_a_tokenizer_but_names_a_missing_file_first() {
+        let f = write("[]");
         let params = ShareGptParams {
-            path: "x.json".into(),
+            path: f.path().to_path_buf(),
             output_len: None,
         };
         assert!(
@@ -253,5 +254,11 @@ mod tests {
                 .to_string()
                 .contains("--tokenizer")
         );
+        let missing = ShareGptParams {
+            path: "/nonexistent/x.json".into(),
+            output_len: None,
+        };
+        let err = sample(&missing, &common(1), None).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x.json"), "{err}");
     }
 }

@@ -24,6 +24,8 @@ pub struct CurvesLayout {
     grid_left: f64,
     legend_left: f64,
     legend_w: f64,
+    /// The legend title, wrapped at its commas to the legend's width.
+    legend_title_lines: Vec<String>,
     note_lines: Vec<String>,
     body_h: f64,
     x: AxisMap,
@@ -65,6 +67,17 @@ pub fn layout(fig: &Figure, theme: &Theme, panel_h: f64, aspect: f64) -> CurvesL
             .min(theme.px(LEGEND_MAX_LABEL));
         widest + theme.px(60.0)
     };
+    // Several --curve-by variables make a long title: wrapped, never cut short, since the
+    // entries list a value for each.
+    let legend_title_lines: Vec<String> = if fig.legend.is_empty() {
+        Vec::new()
+    } else {
+        let w = legend_w - theme.px(20.0);
+        wrap(&fig.legend_title, theme.legend_title(), w)
+            .iter()
+            .map(|line| ellipsize(line, theme.legend_title(), w))
+            .collect()
+    };
     let grid_w = cell_w * fig.cols as f64;
     let width = m + grid_w + legend_w + m;
     let text_w = width - 2.0 * m;
@@ -105,8 +118,11 @@ pub fn layout(fig: &Figure, theme: &Theme, panel_h: f64, aspect: f64) -> CurvesL
         note_lines.len() as f64 * line_height(theme.small()) + m
     };
     // A long legend makes the figure taller rather than spilling off it.
-    let body_h = (cell_h * fig.rows as f64)
-        .max(margins.top + legend_height(fig.legend.len(), theme) + theme.px(8.0));
+    let body_h = (cell_h * fig.rows as f64).max(
+        margins.top
+            + legend_height(fig.legend.len(), legend_title_lines.len(), theme)
+            + theme.px(8.0),
+    );
     let height = header + body_h + footer;
     CurvesLayout {
         width: width.ceil(),
@@ -119,6 +135,7 @@ pub fn layout(fig: &Figure, theme: &Theme, panel_h: f64, aspect: f64) -> CurvesL
         grid_left: m,
         legend_left: m + grid_w,
         legend_w,
+        legend_title_lines,
         note_lines,
         body_h,
         x,
@@ -251,17 +268,16 @@ fn draw_legend(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn C
     }
     let x = l.legend_left + theme.px(10.0);
     let mut y = l.header + l.margins.top;
-    canvas.text(
-        &ellipsize(
-            &fig.legend_title,
+    for line in &l.legend_title_lines {
+        canvas.text(
+            line,
+            TextPlacement::new(x, y, HAlign::Left, VAlign::Top),
             theme.legend_title(),
-            l.legend_w - theme.px(20.0),
-        ),
-        TextPlacement::new(x, y, HAlign::Left, VAlign::Top),
-        theme.legend_title(),
-        INK,
-    );
-    y += line_height(theme.legend_title()) + theme.px(4.0);
+            INK,
+        );
+        y += line_height(theme.legend_title());
+    }
+    y += theme.px(4.0);
     let row_h = line_height(theme.legend()).max(theme.px(22.0));
     for (i, label) in fig.legend.iter().enumerate() {
         let color = color_of(i);
@@ -284,13 +300,13 @@ fn draw_legend(fig: &Figure, l: &CurvesLayout, theme: &Theme, canvas: &mut dyn C
     }
 }
 
-/// How much taller than the grid a legend of `n` entries is (to grow the figure when the
-/// legend is long).
-pub fn legend_height(n: usize, theme: &Theme) -> f64 {
+/// How tall a legend of `n` entries under `title_lines` lines of title is (to grow the
+/// figure when the legend is long).
+pub fn legend_height(n: usize, title_lines: usize, theme: &Theme) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    line_height(theme.legend_title())
+    title_lines as f64 * line_height(theme.legend_title())
         + theme.px(4.0)
         + n as f64 * line_height(theme.legend()).max(theme.px(22.0))
 }

@@ -142,6 +142,31 @@ fn long_legends_grow_the_figure() {
         },
     );
     assert_readable(&c);
+    // The title names every variable (each entry has a value for each): wrapped at its
+    // commas, never cut short.
+    let title_lines: Vec<&str> = c
+        .texts
+        .iter()
+        .map(|t| t.text.as_str())
+        .filter(|t| t.contains("max_") || t.contains("tensor_"))
+        .collect();
+    assert!(
+        title_lines.len() >= 2,
+        "the long title wraps: {title_lines:?}"
+    );
+    let title: String = c
+        .texts
+        .iter()
+        .filter(|t| {
+            t.text.starts_with("max_num_seqs,")
+                || t.text.starts_with("tensor_parallel_size,")
+                || t.text == "max_concurrency"
+        })
+        .map(|t| t.text.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(title, "max_num_seqs, tensor_parallel_size, max_concurrency");
+    assert!(!c.texts.iter().any(|t| t.text.contains('…')));
 }
 
 #[test]

@@ -74,9 +74,12 @@ pub fn results_table(exp: &Experiment, params: &[String]) -> String {
         .filter(|k| has(k) && !params.iter().any(|p| p == k))
         .collect();
     let metrics: Vec<&str> = METRICS.iter().copied().filter(|k| has(k)).collect();
-    let mut headers: Vec<(String, String)> =
-        vec![("Combination".into(), "the folder of its runs".into())];
-    headers.extend(params.iter().map(|p| (p.clone(), "parameter".to_string())));
+    // The folder name comes last: it repeats the parameters and runs to 150 characters,
+    // and first it would push every metric out of view.
+    let mut headers: Vec<(String, String)> = params
+        .iter()
+        .map(|p| (p.clone(), "parameter".to_string()))
+        .collect();
     headers.extend(load.iter().map(|k| (k.to_string(), axis_title(k))));
     headers.push(("runs".into(), "successful runs in summary.json".into()));
     headers.extend(metrics.iter().map(|k| {
@@ -86,10 +89,11 @@ pub fn results_table(exp: &Experiment, params: &[String]) -> String {
         };
         (title, format!("{}: mean over the runs", axis_title(k)))
     }));
+    headers.push(("Combination".into(), "the folder of its runs".into()));
     let rows: Vec<Vec<Cell>> = combos
         .iter()
         .map(|(dir, runs)| {
-            let mut row = vec![Cell::text(dir.clone())];
+            let mut row = Vec::new();
             for k in params
                 .iter()
                 .map(String::as_str)
@@ -101,6 +105,7 @@ pub fn results_table(exp: &Experiment, params: &[String]) -> String {
             for k in &metrics {
                 row.push(metric_cell(runs, k));
             }
+            row.push(Cell::text(dir.clone()).with_class("comb"));
             row
         })
         .collect();
