@@ -7,7 +7,7 @@ use llmsweep_core::params::ParamItem;
 use llmsweep_core::record::{Record, as_number};
 
 use super::criteria::CriteriaSet;
-use super::{Ctx, PathStep, SearchResult, SlaVariable, sla_file};
+use super::{Ctx, PathStep, SearchResult, SlaVariable, entry_head, sla_file};
 use crate::commands::dataset_size;
 use crate::plan::Combination;
 use crate::runner::{Failure, RunError, completed_runs, display_name, run_combination};
@@ -225,13 +225,7 @@ pub(super) fn search(
         .iter()
         .flat_map(|(_, r, _)| r.iter().cloned())
         .collect();
-    let mut entry = Map::new();
-    entry.insert("combination".into(), json!(display_name(&comb.dir)));
-    entry.insert("serve".into(), Value::Object(serve.as_map().clone()));
-    entry.insert("bench".into(), Value::Object(comb.bench.as_map().clone()));
-    entry.insert("criteria".into(), set.as_json());
-    entry.insert("criteria_text".into(), json!(set.text()));
-    entry.insert("sla_variable".into(), json!(var.key()));
+    let mut entry = entry_head(var, serve, comb, set);
     entry.insert(
         "value".into(),
         answer.value.map(|v| var.json(v)).unwrap_or(Value::Null),

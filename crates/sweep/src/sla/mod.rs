@@ -318,6 +318,24 @@ fn execute(
     })
 }
 
+/// The fields every row of sla_results.json starts with: which combination, criteria set
+/// and variable it answers for. Shared by found and failed searches.
+pub(super) fn entry_head(
+    var: SlaVariable,
+    serve: &llmsweep_core::params::ParamItem,
+    comb: &Combination,
+    set: &CriteriaSet,
+) -> Map<String, Value> {
+    let mut entry = Map::new();
+    entry.insert("combination".into(), json!(display_name(&comb.dir)));
+    entry.insert("serve".into(), Value::Object(serve.as_map().clone()));
+    entry.insert("bench".into(), Value::Object(comb.bench.as_map().clone()));
+    entry.insert("criteria".into(), set.as_json());
+    entry.insert("criteria_text".into(), json!(set.text()));
+    entry.insert("sla_variable".into(), json!(var.key()));
+    entry
+}
+
 /// The row of a search that failed: no value, verdict "failed", and why.
 fn failed_search(
     var: SlaVariable,
@@ -326,13 +344,7 @@ fn failed_search(
     set: &CriteriaSet,
     failure: &crate::runner::Failure,
 ) -> SearchResult {
-    let mut entry = Map::new();
-    entry.insert("combination".into(), json!(display_name(&comb.dir)));
-    entry.insert("serve".into(), Value::Object(serve.as_map().clone()));
-    entry.insert("bench".into(), Value::Object(comb.bench.as_map().clone()));
-    entry.insert("criteria".into(), set.as_json());
-    entry.insert("criteria_text".into(), json!(set.text()));
-    entry.insert("sla_variable".into(), json!(var.key()));
+    let mut entry = entry_head(var, serve, comb, set);
     entry.insert("value".into(), Value::Null);
     entry.insert("verdict".into(), json!("failed"));
     entry.insert("error_type".into(), json!(failure.error_type));
